@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`. `make setup` is the shared, idempotent install step.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Extra pip arguments for torch alone, e.g. a CPU-only wheel index on a laptop without a GPU.
+TORCH_PIP_ARGS ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@# torch first and alone, so that nothing later replaces a CPU build with the registry's CUDA build
+	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
+	  || $(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "torch==2.13.0" >> $(VENV)/install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@$(BIN)/python -c "import augreid.compat as c; c.import_torchvision(); import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
+	@touch $@
+
+demo: setup
+	@$(BIN)/python -m augreid.demo
+
+test: setup
+	@$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) outputs/demo

@@ -1,0 +1,23 @@
+"""One error type for bad user input, and the CLI wrapper that turns it into exit status 2."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, NoReturn
+
+
+class InputError(Exception):
+    """Bad input from the user: the message is one line naming what is wrong and where (file, line)."""
+
+
+def exit_on_input_error(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], NoReturn]:
+    """Wrap a CLI `main(argv)`: InputError prints `error: ...` on stderr and exits 2; success exits 0."""
+
+    def run(argv: list[str] | None = None) -> NoReturn:
+        try:
+            code = main(argv)
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        sys.exit(code or 0)
+
+    return run

@@ -1,0 +1,95 @@
+"""Market-1501 layout: file names, split folders, annotation files, and the scan of a root into one table.
+
+A name reads `PPPP_cCsS_FFFFFF_BB.jpg`: person PPPP (`-1` junk, `0000` distractor), camera C, sequence S,
+frame FFFFFF, box BB. augreid's generated images add a tag, `0002_c1s1_000451_03_g0002c3s1000451.jpg`;
+a tag never occurs in real Market-1501, so generated names cannot collide with real ones.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from augreid.errors import InputError
+
+JUNK_PID = -1
+DISTRACTOR_PID = 0
+
+# Split name -> folder under the root. "gallery" is Market-1501's bounding_box_test.
+SPLIT_DIRS = {"train": "bounding_box_train", "gallery": "bounding_box_test", "query": "query"}
+# Split name -> PATN-format keypoint file in the root (the published names for train and test).
+ANNOTATION_FILES = {
+    "train": "market-annotation-train.csv",
+    "gallery": "market-annotation-test.csv",
+    "query": "market-annotation-query.csv",
+}
+
+_NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})(?:_([A-Za-z0-9]+))?\.jpg$")
+
+
+@dataclass(frozen=True)
+class MarketName:
+    pid: int
+    camid: int
+    seq: int
+    frame: int
+    box: int
+    tag: str = ""
+
+    def __str__(self) -> str:
+        pid = "-1" if self.pid == JUNK_PID else f"{self.pid:04d}"
+        tag = f"_{self.tag}" if self.tag else ""
+        return f"{pid}_c{self.camid}s{self.seq}_{self.frame:06d}_{self.box:02d}{tag}.jpg"
+
+
+def parse_name(name: str) -> MarketName:
+    """Parse a Market-1501 file name; InputError names the file when it does not fit the pattern."""
+    match = _NAME.match(name)
+    if not match:
+        raise InputError(f"{name}: not a Market-1501 image name (expected PPPP_cCsS_FFFFFF_BB.jpg)")
+    pid, cam, seq, frame, box, tag = match.groups()
+    return MarketName(int(pid), int(cam), int(seq), int(frame), int(box), tag or "")
+
+
+def is_identity(pid: int) -> bool:
+    """True for a real person (not junk -1, not distractor 0000)."""
+    return pid > DISTRACTOR_PID
+
+
+def split_dir(root: str | Path, split: str) -> Path:
+    return Path(root) / SPLIT_DIRS[split]
+
+
+def annotation_file(root: str | Path, split: str) -> Path:
+    return Path(root) / ANNOTATION_FILES[split]
+
+
+def scan_split(root: str | Path, split: str) -> pd.DataFrame:
+    """Table of one split folder's images (path, name, pid, camid, split), sorted by name.
+
+    Only `.jpg` files count (Market-1501 ships Thumbs.db files beside them); a `.jpg` whose name does not
+    parse is an error.
+    """
+    folder = split_dir(root, split)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: missing Market-1501 split folder '{SPLIT_DIRS[split]}'")
+    rows = []
+    for path in sorted(folder.glob("*.jpg")):
+        try:
+            parsed = parse_name(path.name)
+        except InputError:
+            raise InputError(f"{path}: not a Market-1501 image name (expected PPPP_cCsS_FFFFFF_BB.jpg)") from None
+        rows.append((str(path), path.name, parsed.pid, parsed.camid, split))
+    return pd.DataFrame(rows, columns=["path", "name", "pid", "camid", "split"]).astype(
+        {"pid": "int64", "camid": "int64"}
+    )
+
+
+def scan_market(root: str | Path, splits: tuple[str, ...] = ("train", "gallery", "query")) -> pd.DataFrame:
+    """Scan a Market-1501 root into one table: path, name, pid, camid, split (train / gallery / query)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: Market-1501 root folder does not exist")
+    return pd.concat([scan_split(root, split) for split in splits], ignore_index=True)
