@@ -1,0 +1,115 @@
+"""YAML config files loaded into typed dataclasses, one section per step (`synthetic:`, later more).
+
+Unknown keys and wrong types are errors naming the file and the key, so a typo never silently falls back to a
+default. YAML is read with `safe_load`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from augreid.errors import InputError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Size of the embedded synthetic Market-1501 stand-in (the images are always 128x64)."""
+
+    train_identities: int = 150
+    test_identities: int = 150
+    train_images_per_identity: tuple[int, int] = (4, 20)  # inclusive range, drawn per identity
+    test_images_per_identity: tuple[int, int] = (6, 16)
+    cameras: int = 6
+    junk_images: int = 60  # `-1_...` badly cropped people in bounding_box_test
+    distractor_images: int = 40  # `0000_...` background crops in bounding_box_test
+
+    def __post_init__(self) -> None:
+        for name in ("train_identities", "test_identities", "cameras"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not 2 <= self.cameras <= 9:
+            raise ValueError("cameras must be between 2 and 9 (one digit in Market-1501 names, two for re-ID)")
+        for name in ("train_images_per_identity", "test_images_per_identity"):
+            low, high = getattr(self, name)
+            if not 2 <= low <= high:
+                raise ValueError(f"{name} must be [low, high] with 2 <= low <= high")
+        if self.junk_images < 0 or self.distractor_images < 0:
+            raise ValueError("junk_images and distractor_images must be >= 0")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole config file; each step reads its own section."""
+
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where)
+    if origin is tuple:
+        items = typing.get_args(kind)
+        if not isinstance(value, (list, tuple)) or len(value) != len(items):
+            raise InputError(f"{where}: expected a list of {len(items)} values, got {value!r}")
+        return tuple(_convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        return _convert(value, next(t for t in options if t is not type(None)), where)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float, str, bool) and not (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+        raise InputError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type[T], data: Any, where: str) -> T:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping of settings, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    values = {key: _convert(value, hints[key], f"{where}.{key}") for key, value in data.items()}
+    try:
+        return cls(**values)
+    except ValueError as err:
+        raise InputError(f"{where}: {err}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file into a `Config`; InputError names the file and the offending key."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return _build(Config, data, str(path))
+
+
+def to_dict(config: Any) -> dict:
+    """A config dataclass as plain data (tuples as lists), e.g. to record the exact inputs of a run."""
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
