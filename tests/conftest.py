@@ -1,0 +1,42 @@
+"""Shared fixtures: the real Market-1501 material beside the checkout, and a small synthetic data set."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from augreid.config import SyntheticConfig
+from augreid.synthetic import build_synthetic_market
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL_ANNOTATIONS = SHARED_DATA / "market1501-annotations"
+REAL_SAMPLE = SHARED_DATA / "market1501-sample"
+
+SMALL = SyntheticConfig(
+    train_identities=12, test_identities=10, train_images_per_identity=(4, 10), test_images_per_identity=(5, 9),
+    junk_images=6, distractor_images=4,
+)
+
+
+@pytest.fixture(scope="session")
+def real_annotations() -> Path:
+    """The published PATN keypoint files; users' checkouts do not have ../shared, so tests skip there."""
+    if not (REAL_ANNOTATIONS / "market-annotation-train.csv").is_file():
+        pytest.skip(f"real Market-1501 annotations not found at {REAL_ANNOTATIONS} (../shared is absent)")
+    return REAL_ANNOTATIONS
+
+
+@pytest.fixture(scope="session")
+def real_sample() -> Path:
+    """18 real Market-1501 training crops (a root with bounding_box_train/ only)."""
+    if not (REAL_SAMPLE / "bounding_box_train").is_dir():
+        pytest.skip(f"real Market-1501 sample crops not found at {REAL_SAMPLE} (../shared is absent)")
+    return REAL_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def small_synthetic(tmp_path_factory) -> Path:
+    """A small synthetic Market-1501 folder, built once per test session."""
+    root = tmp_path_factory.mktemp("synthetic") / "market"
+    build_synthetic_market(root, SMALL, seed=7, workers=2, progress=False)
+    return root

@@ -1,0 +1,76 @@
+import pandas as pd
+import pytest
+
+from augreid.errors import InputError
+from augreid.market import MarketName, is_identity, parse_name, scan_market, scan_split
+
+
+def test_parse_name_reads_person_camera_sequence_frame_box():
+    name = parse_name("0002_c1s1_000451_03.jpg")
+    assert (name.pid, name.camid, name.seq, name.frame, name.box, name.tag) == (2, 1, 1, 451, 3, "")
+
+
+def test_junk_and_distractor_pids():
+    assert parse_name("-1_c5s3_086412_11.jpg").pid == -1
+    assert parse_name("0000_c6s3_094992_02.jpg").pid == 0
+    assert [is_identity(p) for p in (-1, 0, 1, 1501)] == [False, False, True, True]
+
+
+@pytest.mark.parametrize("name", ["0002_c1s1_000451_03.jpg", "-1_c5s3_086412_11.jpg", "1501_c6s4_001877_01_g0002c3.jpg"])
+def test_names_round_trip(name):
+    assert str(parse_name(name)) == name
+
+
+def test_generated_tag_keeps_identity_and_camera():
+    name = MarketName(pid=2, camid=3, seq=1, frame=451, box=3, tag="g1")
+    assert str(name) == "0002_c3s1_000451_03_g1.jpg"
+    assert parse_name(str(name)).pid == 2 and parse_name(str(name)).camid == 3
+
+
+@pytest.mark.parametrize("bad", ["2_c1s1_000451_03.jpg", "0002_c1_000451_03.jpg", "0002_c1s1_000451_03.png",
+                                 "0002_c1s1_451_03.jpg", "Thumbs.db"])
+def test_unparseable_name_is_an_input_error_naming_it(bad):
+    with pytest.raises(InputError, match=bad.replace(".", r"\.")):
+        parse_name(bad)
+
+
+def test_scan_real_sample_crops(real_sample):
+    table = scan_split(real_sample, "train")
+    assert len(table) == 18
+    assert list(table.columns) == ["path", "name", "pid", "camid", "split"]
+    first = table.iloc[0]
+    assert (first["name"], first["pid"], first["camid"], first["split"]) == ("0002_c2s1_000351_01.jpg", 2, 2, "train")
+    assert table["pid"].nunique() == 18  # one crop per identity
+    assert set(table["camid"]) <= set(range(1, 7))
+
+
+def test_scan_synthetic_market_matches_its_summary(small_synthetic):
+    import json
+
+    table = scan_market(small_synthetic)
+    summary = json.loads((small_synthetic / "synthetic.json").read_text())
+    for split, counts in summary["counts"].items():
+        rows = table[table["split"] == split]
+        assert len(rows) == counts["images"]
+        assert rows["pid"].map(is_identity).groupby(rows["pid"]).first().sum() == counts["identities"]
+    assert table["path"].map(lambda p: p.endswith(".jpg")).all()
+    assert pd.api.types.is_integer_dtype(table["pid"])
+
+
+def test_scan_ignores_non_jpg_files_and_rejects_bad_jpg_names(tmp_path):
+    folder = tmp_path / "bounding_box_train"
+    folder.mkdir()
+    (folder / "0002_c1s1_000451_03.jpg").write_bytes(b"")
+    (folder / "Thumbs.db").write_bytes(b"")
+    assert list(scan_split(tmp_path, "train")["pid"]) == [2]
+    (folder / "person7.jpg").write_bytes(b"")
+    with pytest.raises(InputError, match="person7.jpg"):
+        scan_split(tmp_path, "train")
+
+
+def test_missing_root_and_missing_split_folder_are_named(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        scan_market(tmp_path / "nowhere")
+    (tmp_path / "bounding_box_train").mkdir()
+    with pytest.raises(InputError, match="bounding_box_test"):
+        scan_market(tmp_path)

@@ -1,0 +1,138 @@
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from augreid.annotations import read_annotations
+from augreid.errors import InputError
+from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, is_identity, parse_name, scan_market
+from augreid.pairs import usable_for_pairs
+from augreid.pose import JOINT, present
+from augreid.synthetic import build_synthetic_market, plan_dataset, render
+from augreid.synthetic import dataset as synthetic_dataset
+from conftest import SMALL
+
+
+def test_layout_with_an_annotation_for_every_image(small_synthetic):
+    table = scan_market(small_synthetic)
+    for split in SPLIT_DIRS:
+        annotations = read_annotations(small_synthetic / ANNOTATION_FILES[split])
+        assert sorted(annotations.names) == sorted(table.loc[table["split"] == split, "name"])
+    image = Image.open(table["path"].iloc[0])
+    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (64, 128))
+
+
+def test_identities_cameras_and_clutter_follow_the_market_protocol(small_synthetic):
+    table = scan_market(small_synthetic)
+    train, gallery, query = (table[table["split"] == s] for s in ("train", "gallery", "query"))
+    assert train["pid"].nunique() == SMALL.train_identities and train["pid"].map(is_identity).all()
+    assert gallery["pid"].map(is_identity).groupby(gallery["pid"]).first().sum() == SMALL.test_identities
+    assert (gallery["pid"] == -1).sum() == SMALL.junk_images and (gallery["pid"] == 0).sum() == SMALL.distractor_images
+    assert not set(train["pid"]) & set(gallery["pid"])
+    assert (train.groupby("pid")["camid"].nunique() >= 2).all()
+    assert query["pid"].nunique() == SMALL.test_identities
+    for _, q in query.iterrows():  # every query can be matched in another camera
+        same = gallery[gallery["pid"] == q["pid"]]
+        assert (same["camid"] != q["camid"]).any()
+    low, high = SMALL.train_images_per_identity
+    assert train.groupby("pid").size().between(low, high).all()
+
+
+def test_poses_vary_and_joints_go_missing_as_in_real_files(small_synthetic):
+    train = read_annotations(small_synthetic / ANNOTATION_FILES["train"])
+    visible = present(train.keypoints)
+    nose_rate = visible[:, JOINT["nose"]].mean()
+    assert 0.25 < nose_rate < 0.85  # front, side and back views all occur
+    assert 0.1 < 1 - visible[:, JOINT["r_wrist"]].mean() < 0.7
+    assert len(usable_for_pairs(train)) / len(train) > 0.75  # shoulders and hips are rarely missing
+    by_pid = {}
+    for name, pose in zip(train.names, train.keypoints):
+        by_pid.setdefault(parse_name(name).pid, []).append(pose)
+    knees = [np.ptp(np.array(p)[:, JOINT["r_knee"], 1][np.array(p)[:, JOINT["r_knee"], 1] >= 0]) for p in by_pid.values()]
+    assert np.median(knees) >= 4  # the legs move between images of one person
+    shown = train.keypoints[visible]
+    assert shown[:, 0].min() >= 0 and shown[:, 0].max() < 128 and shown[:, 1].max() < 64
+
+
+def test_identity_lives_in_appearance(small_synthetic):
+    """Clothing colour at the annotated torso centre recognises the person far above chance."""
+    train = read_annotations(small_synthetic / ANNOTATION_FILES["train"])
+    colours, pids = [], []
+    for name, pose in zip(train.names, train.keypoints):
+        torso = pose[[JOINT["r_shoulder"], JOINT["l_shoulder"], JOINT["r_hip"], JOINT["l_hip"]]]
+        if (torso < 0).any():
+            continue
+        y, x = torso.mean(axis=0).round().astype(int)
+        pixels = np.asarray(Image.open(small_synthetic / "bounding_box_train" / name), dtype=float)
+        colours.append(pixels[y - 6: y + 7, x - 2: x + 3].reshape(-1, 3).mean(0) / pixels.mean((0, 1)))
+        pids.append(parse_name(name).pid)
+    colours, pids = np.array(colours), np.array(pids)
+    distance = np.linalg.norm(colours[:, None] - colours[None], axis=-1)
+    np.fill_diagonal(distance, np.inf)
+    accuracy = (pids[distance.argmin(1)] == pids).mean()
+    assert accuracy > 0.5  # chance is 1 / 12
+
+
+def test_same_seed_same_dataset_other_seed_other_dataset():
+    cameras, specs = plan_dataset(SMALL, seed=3)
+    again_cameras, again = plan_dataset(SMALL, seed=3)
+    assert [s.name for s in specs] == [s.name for s in again]
+    assert all((a.keypoints == b.keypoints).all() for a, b in zip(specs, again))
+    np.testing.assert_array_equal(render(specs[0], cameras), render(again[0], again_cameras))
+    _, other = plan_dataset(SMALL, seed=4)
+    assert [s.name for s in specs] != [s.name for s in other]
+
+
+def _digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "synthetic.json"):
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_written_files_are_identical_for_a_seed_whatever_the_worker_count(tmp_path):
+    tiny = type(SMALL)(train_identities=3, test_identities=3, junk_images=2, distractor_images=2)
+    build_synthetic_market(tmp_path / "a", tiny, seed=1, workers=1, progress=False)
+    build_synthetic_market(tmp_path / "b", tiny, seed=1, workers=2, progress=False)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_existing_folder_is_reused_only_when_it_holds_the_same_set(tmp_path):
+    tiny = type(SMALL)(train_identities=2, test_identities=2, junk_images=1, distractor_images=1)
+    first = build_synthetic_market(tmp_path / "s", tiny, seed=1, workers=1, progress=False)
+    again = build_synthetic_market(tmp_path / "s", tiny, seed=1, workers=1, progress=False)
+    assert not first["reused"] and again["reused"] and again["counts"] == first["counts"]
+    with pytest.raises(InputError, match="already exists"):
+        build_synthetic_market(tmp_path / "s", tiny, seed=2, workers=1, progress=False)
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken(spec, cameras):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(synthetic_dataset, "render", broken)
+    tiny = type(SMALL)(train_identities=2, test_identities=2, junk_images=0, distractor_images=0)
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        build_synthetic_market(tmp_path / "s", tiny, seed=1, workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_writes_the_set_and_rejects_a_foreign_folder(tmp_path):
+    cli = [sys.executable, "-m", "augreid.synthetic", "--train-identities", "3", "--test-identities", "3"]
+    done = subprocess.run(cli + ["--out", str(tmp_path / "s")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "s" / "synthetic.json").read_text())
+    assert summary["counts"]["train"]["identities"] == 3
+    assert f"{summary['counts']['train']['images']:5d} images" in done.stdout
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    refused = subprocess.run(cli + ["--out", str(tmp_path / "other")], capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'other'}: already exists and holds something else than this synthetic set "
+        "(remove it or choose another --out)"]
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
