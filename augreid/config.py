@@ -45,11 +45,82 @@ class SyntheticConfig:
             raise ValueError("junk_images and distractor_images must be >= 0")
 
 
+GENERATOR_NAMES = ("pona", "patn")
+
+
+@dataclass(frozen=True)
+class GeneratorArchitecture:
+    """A pose-transfer generator's shape; the defaults are PoNA's Market-1501 model (PATN: 9 blocks, no SN)."""
+
+    blocks: int = 3
+    ngf: int = 64
+    norm: str = "batch"  # batch (Market-1501) or instance (DeepFashion)
+    dropout: float = 0.5
+    ndf: int = 64  # discriminator width
+    discriminator_blocks: int = 3
+    discriminator_spectral_norm: bool = True  # PoNA puts spectral norm on every discriminator conv; PATN does not
+
+    def __post_init__(self) -> None:
+        if self.blocks < 1 or self.ngf < 8 or self.ngf % 8 or self.ndf < 1 or self.discriminator_blocks < 0:
+            raise ValueError("blocks must be >= 1, ngf a multiple of 8 (>= 8), ndf >= 1, discriminator_blocks >= 0")
+        if self.norm not in ("batch", "instance"):
+            raise ValueError(f"norm must be batch or instance, got '{self.norm}'")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class GeneratorsConfig:
+    """One architecture per generator name."""
+
+    pona: GeneratorArchitecture = field(default_factory=GeneratorArchitecture)
+    patn: GeneratorArchitecture = field(
+        default_factory=lambda: GeneratorArchitecture(blocks=9, discriminator_spectral_norm=False))
+
+    def architecture(self, name: str) -> GeneratorArchitecture:
+        if name not in GENERATOR_NAMES:
+            raise InputError(f"unknown generator '{name}' (known: {', '.join(GENERATOR_NAMES)})")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class GeneratorTrainingConfig:
+    """The Market-1501 recipe of PATN / PoNA by default: 87,500 iterations of batch 32, the last 25,000 decaying."""
+
+    iterations: int = 87_500
+    decay_iterations: int = 25_000  # linear decay of the learning rate to 0 over the last iterations
+    batch_size: int = 32
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_l1: float = 10.0
+    lambda_perceptual: float = 10.0
+    lambda_gan: float = 5.0
+    gan_mode: str = "bce"  # bce (sigmoid + BCE, Market-1501) or lsgan (DeepFashion)
+    pool_size: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    workers: int = 4
+    mixed_precision: bool = True  # bf16 autocast on a GPU; ignored on the CPU
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1 or self.batch_size < 1:
+            raise ValueError("iterations and batch_size must be >= 1")
+        if not 0 <= self.decay_iterations <= self.iterations:
+            raise ValueError("decay_iterations must be between 0 and iterations")
+        if self.gan_mode not in ("bce", "lsgan"):
+            raise ValueError(f"gan_mode must be bce or lsgan, got '{self.gan_mode}'")
+        if min(self.sample_every, self.checkpoint_every) < 1 or self.workers < 0 or self.pool_size < 0:
+            raise ValueError("sample_every and checkpoint_every must be >= 1, workers and pool_size >= 0")
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole config file; each step reads its own section."""
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
+    generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:

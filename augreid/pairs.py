@@ -10,11 +10,14 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 
 from augreid.annotations import Annotations, read_annotations
 from augreid.atomic import atomic_file
-from augreid.errors import exit_on_input_error
+from augreid.errors import InputError, exit_on_input_error
+from augreid.images import load_image, to_tensor
 from augreid.market import is_identity, parse_name
 from augreid.pose import has_torso
 
@@ -40,6 +43,46 @@ def pairs_within_identities(names: list[str]) -> pd.DataFrame:
 def training_pairs(annotations: Annotations) -> pd.DataFrame:
     """The published training pairs of an annotation file."""
     return pairs_within_identities(usable_for_pairs(annotations))
+
+
+def sample_pairs(annotations: Annotations, count: int, seed: int) -> pd.DataFrame:
+    """`count` pairs drawn without replacement (seeded) from all pairs of an annotation file, e.g. held-out test pairs."""
+    pairs = training_pairs(annotations)
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(pairs), size=min(count, len(pairs)), replace=False))
+    return pairs.iloc[chosen].reset_index(drop=True)
+
+
+class PairBatches(torch.utils.data.Dataset):
+    """Item `step` is the batch of (condition, target) pairs for training iteration `step`.
+
+    Each batch is drawn from a generator seeded with (seed, step), so batches do not depend on loader workers
+    and a resumed run sees exactly the batches it would have seen.
+    """
+
+    def __init__(self, pairs: pd.DataFrame, image_dir: Path, annotations: Annotations, batch_size: int, seed: int):
+        missing = sorted(set(pairs["from"]).union(pairs["to"]) - {p.name for p in image_dir.glob("*.jpg")})
+        if missing:
+            raise InputError(f"{image_dir / missing[0]}: annotated training image is missing "
+                             f"({len(missing)} missing in all)")
+        self.pairs, self.image_dir, self.annotations = pairs, image_dir, annotations
+        self.batch_size, self.seed = batch_size, seed
+
+    def __len__(self) -> int:
+        return 2**62  # indexed by iteration; the sampler decides which iterations are drawn
+
+    def indices(self, step: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, step]).integers(len(self.pairs), size=self.batch_size)
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        rows = self.pairs.iloc[self.indices(step)]
+        load = lambda names: to_tensor(np.stack([load_image(self.image_dir / n) for n in names]))  # noqa: E731
+        return {
+            "condition": load(rows["from"]),
+            "target": load(rows["to"]),
+            "condition_pose": torch.from_numpy(self.annotations.poses(rows["from"])),
+            "target_pose": torch.from_numpy(self.annotations.poses(rows["to"])),
+        }
 
 
 def write_pairs(path: str | Path, pairs: pd.DataFrame) -> None:

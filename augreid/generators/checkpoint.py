@@ -1,0 +1,72 @@
+"""Generator checkpoints: the weights plus the architecture, so that a model is always rebuilt as trained.
+
+Two files per run: `checkpoint.pt` (everything needed to resume training) and `generator.pt` (the generator
+alone, for inference). Both are plain dicts of tensors and builtins, read with `weights_only=True`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from augreid.atomic import atomic_file
+from augreid.config import GeneratorArchitecture
+from augreid.errors import InputError
+from augreid.generators import build_generator
+
+GENERATOR_FORMAT = "augreid-generator/1"
+TRAINING_FORMAT = "augreid-generator-training/1"
+
+
+def save(path: str | Path, payload: dict) -> None:
+    with atomic_file(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load(path: str | Path, expected_format: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise InputError(f"{path}: not an augreid checkpoint ({str(err).splitlines()[0][:80]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise InputError(f"{path}: not an augreid checkpoint of format {expected_format} (found {found!r})")
+    return payload
+
+
+def describe(name: str, architecture: GeneratorArchitecture) -> str:
+    fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(architecture).items())
+    return f"{name}({fields})"
+
+
+def generator_payload(name: str, architecture: GeneratorArchitecture, generator: nn.Module, step: int,
+                      provenance: dict) -> dict:
+    return {"format": GENERATOR_FORMAT, "generator": name, "architecture": dataclasses.asdict(architecture),
+            "step": step, "state_dict": generator.state_dict(), "provenance": provenance}
+
+
+def load_generator(path: str | Path, name: str | None = None,
+                   architecture: GeneratorArchitecture | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild the generator a `generator.pt` describes, in eval mode on the CPU.
+
+    With `name` / `architecture` given, a checkpoint of another generator or shape is a clear error.
+    """
+    payload = load(path, GENERATOR_FORMAT)
+    stored = GeneratorArchitecture(**payload["architecture"])
+    if name is not None and (payload["generator"], stored) != (name, architecture or stored):
+        raise InputError(f"{path}: checkpoint holds {describe(payload['generator'], stored)}, but "
+                         f"{describe(name, architecture or stored)} was asked for")
+    model = build_generator(payload["generator"], stored)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise InputError(f"{path}: weights do not fit {describe(payload['generator'], stored)} "
+                         f"({str(err).splitlines()[0][:100]})") from None
+    return model.eval(), payload

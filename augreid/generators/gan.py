@@ -1,0 +1,123 @@
+"""One training iteration of PATN / PoNA: update G, then the appearance D, then the pose D.
+
+G loss = lambda_L1 * L1 + lambda_perc * perceptual + lambda_GAN * (L_poseD + L_appD) / 2;
+each D loss = 0.5 * lambda_GAN * (L(D(real), 1) + L(D(pooled fake), 0)).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from augreid.config import GeneratorArchitecture, GeneratorTrainingConfig
+from augreid.generators import build_discriminators, build_generator
+from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_loss
+from augreid.heatmap import pose_pair_maps
+
+
+class PoseTransferGAN(nn.Module):
+    def __init__(self, name: str, architecture: GeneratorArchitecture, config: GeneratorTrainingConfig,
+                 perceptual: PerceptualLoss | None, device: torch.device):
+        super().__init__()
+        self.config = config
+        self.device = device
+        self.generator = build_generator(name, architecture)
+        self.pose_discriminator, self.appearance_discriminator = build_discriminators(architecture)
+        self.perceptual = perceptual
+        self.to(device)
+        if device.type == "cuda":
+            self.to(memory_format=torch.channels_last)
+        betas = (config.beta1, config.beta2)
+        self.optimisers = {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas),
+            "appearance": torch.optim.Adam(self.appearance_discriminator.parameters(), lr=config.lr, betas=betas),
+            "pose": torch.optim.Adam(self.pose_discriminator.parameters(), lr=config.lr, betas=betas),
+        }
+        self.pools = {"appearance": ImagePool(config.pool_size), "pose": ImagePool(config.pool_size)}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda" and self.config.mixed_precision:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        move = dict(device=self.device, non_blocking=True)
+        condition, target = batch["condition"].to(**move), batch["target"].to(**move)
+        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move))
+        if self.device.type == "cuda":
+            condition, target, maps = (t.contiguous(memory_format=torch.channels_last) for t in (condition, target, maps))
+        return condition, target, maps
+
+    def set_lr(self, lr: float) -> None:
+        for optimiser in self.optimisers.values():
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+
+    def _discriminator_step(self, name: str, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
+        fake = self.pools[name].query(fake.detach())
+        with self._autocast():
+            loss = 0.5 * self.config.lambda_gan * (
+                adversarial_loss(discriminator(real), True, self.config.gan_mode)
+                + adversarial_loss(discriminator(fake), False, self.config.gan_mode))
+        self.optimisers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimisers[name].step()
+        return loss.item()
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One iteration on a batch of (condition, target) pairs; returns the losses."""
+        cfg = self.config
+        condition, target, maps = self._inputs(batch)
+        target_maps = maps[:, maps.shape[1] // 2:]
+        discriminators = (self.pose_discriminator, self.appearance_discriminator)
+        for d in discriminators:
+            d.requires_grad_(False)
+        with self._autocast():
+            fake = self.generator(condition, maps)
+            l1 = F.l1_loss(fake.float(), target.float())
+            perceptual = self.perceptual(fake, target).float() if self.perceptual is not None else fake.new_zeros(())
+            gan_pose = adversarial_loss(self.pose_discriminator(torch.cat([fake, target_maps], 1)), True, cfg.gan_mode)
+            gan_app = adversarial_loss(self.appearance_discriminator(torch.cat([fake, condition], 1)), True, cfg.gan_mode)
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perceptual + cfg.lambda_gan * (gan_pose + gan_app) / 2
+        self.optimisers["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimisers["generator"].step()
+        for d in discriminators:
+            d.requires_grad_(True)
+        d_app = self._discriminator_step("appearance", self.appearance_discriminator,
+                                         torch.cat([target, condition], 1), torch.cat([fake, condition], 1))
+        d_pose = self._discriminator_step("pose", self.pose_discriminator,
+                                          torch.cat([target, target_maps], 1), torch.cat([fake, target_maps], 1))
+        return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(), "G_pose": gan_pose.item(),
+                "G_app": gan_app.item(), "D_app": d_app, "D_pose": d_pose}
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Generated images for a batch, in eval mode (running batch-norm statistics, no dropout)."""
+        condition, _, maps = self._inputs(batch)
+        self.generator.eval()
+        try:
+            with self._autocast():
+                return self.generator(condition, maps).float()
+        finally:
+            self.generator.train()
+
+    def training_state(self) -> dict:
+        return {
+            "models": {"generator": self.generator.state_dict(),
+                       "pose_discriminator": self.pose_discriminator.state_dict(),
+                       "appearance_discriminator": self.appearance_discriminator.state_dict()},
+            "optimisers": {name: opt.state_dict() for name, opt in self.optimisers.items()},
+            "pools": {name: pool.state() for name, pool in self.pools.items()},
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["models"]["generator"])
+        self.pose_discriminator.load_state_dict(state["models"]["pose_discriminator"])
+        self.appearance_discriminator.load_state_dict(state["models"]["appearance_discriminator"])
+        for name, opt in self.optimisers.items():
+            opt.load_state_dict(state["optimisers"][name])
+        for name, pool in self.pools.items():
+            pool.load(state["pools"][name], self.device)

@@ -1,0 +1,23 @@
+"""Pose transfer with a trained generator: condition images and poses in, images in the target poses out."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from augreid.heatmap import pose_pair_maps
+from augreid.images import to_pixels, to_tensor
+
+
+@torch.no_grad()
+def transfer(generator: nn.Module, condition: np.ndarray, condition_pose: np.ndarray, target_pose: np.ndarray,
+             device: torch.device | str = "cpu") -> np.ndarray:
+    """(B, 128, 64, 3) uint8 condition images + (B, 18, 2) poses -> (B, 128, 64, 3) uint8 generated images."""
+    device = torch.device(device)
+    images = to_tensor(condition).to(device)
+    maps = pose_pair_maps(condition_pose, target_pose, device=device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    with autocast:
+        return to_pixels(generator(images, maps))

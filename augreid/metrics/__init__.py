@@ -1,0 +1,1 @@
+"""Metrics: image quality (SSIM, PSNR) here, re-ID ranking later."""

@@ -1,0 +1,45 @@
+"""Image quality as the pose-transfer papers compute it: SSIM with a Gaussian window (sigma 1.5), PSNR.
+
+Batched torch versions of scikit-image's `structural_similarity(..., gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False, channel_axis=-1)` and `peak_signal_noise_ratio`, on images in [0, 255].
+"""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+SIGMA = 1.5
+RADIUS = int(3.5 * SIGMA + 0.5)  # scikit-image truncates the Gaussian at 3.5 sigma: an 11x11 window
+
+
+def _gaussian_window(device: torch.device) -> torch.Tensor:
+    x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64, device=device)
+    kernel = torch.exp(-(x**2) / (2 * SIGMA**2))
+    kernel = kernel / kernel.sum()
+    return kernel
+
+
+def _blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian filter per channel, valid region only (the border scikit-image crops is never used)."""
+    channels = x.shape[1]
+    x = F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
+    """Mean SSIM per image of two (B, C, H, W) batches: one value per image, averaged over channels."""
+    a, b = a.double(), b.double()
+    kernel = _gaussian_window(a.device)
+    mu_a, mu_b = _blur(a, kernel), _blur(b, kernel)
+    var_a = _blur(a * a, kernel) - mu_a**2
+    var_b = _blur(b * b, kernel) - mu_b**2
+    cov = _blur(a * b, kernel) - mu_a * mu_b
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    score = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return score.mean(dim=(1, 2, 3))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
+    """PSNR in dB per image of two (B, C, H, W) batches."""
+    mse = ((a.double() - b.double()) ** 2).mean(dim=(1, 2, 3))
+    return 10 * torch.log10(data_range**2 / mse)

@@ -1,0 +1,193 @@
+"""`python -m augreid.train_generator --generator pona|patn --data-root DIR --config FILE --out DIR`
+
+Trains a pose-transfer GAN on the PATN pair rule of a Market-1501-layout folder, with the recipe of the config's
+`generator_training:` section and the architecture of its `generators:` section. Writes `checkpoint.pt`
+(resumable, every `checkpoint_every` iterations), `generator.pt` (for inference), sample grids under
+`samples/` (condition | target pose | generated | target) and `summary.json` with held-out SSIM against the
+copy-the-condition baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from augreid.annotations import read_annotations
+from augreid.atomic import atomic_write_text
+from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
+from augreid.errors import InputError, exit_on_input_error
+from augreid.generators.checkpoint import TRAINING_FORMAT, generator_payload, load, save
+from augreid.generators.gan import PoseTransferGAN
+from augreid.generators.losses import PerceptualLoss, load_vgg_conv1_2
+from augreid.images import save_image, to_pixels
+from augreid.market import annotation_file, split_dir
+from augreid.pairs import PairBatches, sample_pairs, training_pairs
+from augreid.pose import draw_skeleton
+from augreid.quality import score_generator
+
+HELDOUT_PAIRS = 200
+SAMPLE_ROWS = 4
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    return torch.device(requested)
+
+
+def learning_rate(step: int, lr: float, iterations: int, decay_iterations: int) -> float:
+    """Constant, then linear decay to 0 over the last `decay_iterations` iterations."""
+    if decay_iterations == 0:
+        return lr
+    return lr * min(1.0, (iterations - step) / decay_iterations)
+
+
+def step_seed(seed: int, step: int) -> int:
+    """torch's seed for one iteration (dropout, image pool), so a resumed run draws what it would have drawn."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+
+
+def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.ndarray:
+    """Rows of condition | target pose | generated | target, as one uint8 image."""
+    rows = []
+    for i in range(len(generated)):
+        rows.append(np.concatenate([
+            to_pixels(batch["condition"][i]), draw_skeleton(batch["target_pose"][i].numpy()),
+            to_pixels(generated[i]), to_pixels(batch["target"][i])], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
+                    resume: bool = False, device: str = "auto", vgg_weights: str | Path | None = None,
+                    stop_after: int | None = None, progress: bool = True) -> dict:
+    """Train (or resume) one generator; returns the run summary. `stop_after` ends this call after that many
+    iterations, leaving a resumable checkpoint (a time-boxed session)."""
+    if name not in GENERATOR_NAMES:
+        raise InputError(f"--generator: unknown generator '{name}' (known: {', '.join(GENERATOR_NAMES)})")
+    data_root, out = Path(data_root), Path(out)
+    if not data_root.is_dir():
+        raise InputError(f"{data_root}: data root does not exist")
+    architecture, recipe = config.generators.architecture(name), config.generator_training
+    device_ = pick_device(device)
+    annotations_path = annotation_file(data_root, "train")
+    annotations = read_annotations(annotations_path)
+    pairs = training_pairs(annotations)
+    if pairs.empty:
+        raise InputError(f"{annotations_path}: no training pairs (every identity needs two images with shoulders and hips)")
+    dataset = PairBatches(pairs, split_dir(data_root, "train"), annotations, recipe.batch_size, seed)
+    run = {"generator": name, "architecture": dataclasses.asdict(architecture),
+           "training": dataclasses.asdict(recipe), "seed": seed, "pairs": len(pairs),
+           "annotations_sha256": _file_digest(annotations_path)}
+
+    checkpoint_path = out / "checkpoint.pt"
+    start, state = 0, None
+    if checkpoint_path.exists():
+        if not resume:
+            raise InputError(f"{out}: holds a training run already (pass --resume to continue it, or choose another --out)")
+        state = load(checkpoint_path, TRAINING_FORMAT)
+        differing = [key for key in run if state["run"].get(key) != run[key]]
+        if differing:
+            raise InputError(f"{checkpoint_path}: cannot resume, the run's '{differing[0]}' differs from this command's")
+        start = state["step"]
+
+    perceptual = PerceptualLoss(load_vgg_conv1_2(vgg_weights)) if recipe.lambda_perceptual > 0 else None
+    torch.manual_seed(seed)  # the initial weights
+    gan = PoseTransferGAN(name, architecture, recipe, perceptual, device_)
+    if state is not None:
+        gan.load_training_state(state["training_state"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+
+    end = recipe.iterations if stop_after is None else min(recipe.iterations, start + stop_after)
+    loader = torch.utils.data.DataLoader(
+        dataset, sampler=range(start, end), batch_size=None, num_workers=recipe.workers,
+        pin_memory=device_.type == "cuda", persistent_workers=False)
+    sample_batch = {key: value[:SAMPLE_ROWS] for key, value in dataset[0].items()}
+    losses: dict[str, float] = {}
+    started = time.perf_counter()
+    bar = tqdm(total=recipe.iterations, initial=start, desc=f"train {name}", unit="it", disable=not progress,
+               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    for step, batch in zip(range(start, end), loader):
+        torch.manual_seed(step_seed(seed, step))
+        gan.set_lr(learning_rate(step, recipe.lr, recipe.iterations, recipe.decay_iterations))
+        losses = gan.step(batch)
+        bar.update()
+        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("G", "L1", "D_app", "D_pose")}, refresh=False)
+        done = step + 1
+        if done % recipe.sample_every == 0 or done == recipe.iterations:
+            save_image(out / "samples" / f"step_{done:06d}.png", sample_grid(sample_batch, gan.sample(sample_batch)))
+        if done % recipe.checkpoint_every == 0 or done == end:
+            _save(out, gan, run, done)
+    bar.close()
+    seconds = time.perf_counter() - started
+    summary = {"run": run, "step": end, "finished": end == recipe.iterations, "device": str(device_),
+               "seconds": round(seconds, 1), "iterations_per_second": round((end - start) / max(seconds, 1e-9), 3),
+               "last_losses": {k: round(v, 4) for k, v in losses.items()}}
+    if summary["finished"]:
+        summary["heldout"] = heldout_quality(gan.generator, data_root, seed, device_)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _save(out: Path, gan: PoseTransferGAN, run: dict, step: int) -> None:
+    save(out / "checkpoint.pt", {"format": TRAINING_FORMAT, "run": run, "step": step,
+                                 "training_state": gan.training_state()})
+    save(out / "generator.pt", generator_payload(run["generator"], GeneratorArchitecture(**run["architecture"]),
+                                                 gan.generator, step, {"seed": run["seed"], "pairs": run["pairs"]}))
+
+
+def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, device: torch.device) -> dict | None:
+    """SSIM / PSNR on pairs of test identities (never seen in training), beside the copy baseline."""
+    test_annotations = annotation_file(data_root, "gallery")
+    if not test_annotations.is_file():
+        return None
+    annotations = read_annotations(test_annotations)
+    pairs = sample_pairs(annotations, HELDOUT_PAIRS, seed)
+    if pairs.empty:
+        return None
+    return score_generator(generator, split_dir(data_root, "gallery"), annotations, pairs, device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m augreid.train_generator", description=__doc__.splitlines()[2])
+    parser.add_argument("--generator", required=True, choices=GENERATOR_NAMES)
+    parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with annotations")
+    parser.add_argument("--config", required=True, type=Path, help="YAML config (generators:, generator_training:)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoints, samples, summary")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--vgg-weights", type=Path, help="ImageNet VGG19 weights file for the perceptual loss")
+    parser.add_argument("--stop-after", type=int, help="stop after this many iterations (resume later)")
+    args = parser.parse_args(argv)
+    summary = train_generator(args.generator, args.data_root, load_config(args.config), args.out, seed=args.seed,
+                              resume=args.resume, device=args.device, vgg_weights=args.vgg_weights,
+                              stop_after=args.stop_after)
+    state = "finished" if summary["finished"] else "stopped (resume with --resume)"
+    print(f"{args.generator}: {state} at iteration {summary['step']} on {summary['device']}, "
+          f"{summary['iterations_per_second']} it/s, {summary['seconds']} s -> {args.out}")
+    if summary.get("heldout"):
+        h = summary["heldout"]
+        print(f"held-out SSIM {h['ssim']:.4f} (copy the condition image: {h['copy_ssim']:.4f}), "
+              f"PSNR {h['psnr']:.2f} dB (copy: {h['copy_psnr']:.2f}) on {h['pairs']} test pairs")
+    return 0
+
+
+run = exit_on_input_error(main)
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,94 @@
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from augreid.config import Config, GeneratorArchitecture, GeneratorsConfig, GeneratorTrainingConfig
+from augreid.errors import InputError
+from augreid.generators.checkpoint import load_generator
+from augreid.train_generator import learning_rate, train_generator
+
+TINY_ARCH = GeneratorArchitecture(blocks=1, ngf=8, ndf=8, discriminator_blocks=1)
+TINY = Config(
+    generators=GeneratorsConfig(pona=TINY_ARCH, patn=dataclasses.replace(TINY_ARCH, discriminator_spectral_norm=False)),
+    generator_training=GeneratorTrainingConfig(iterations=4, decay_iterations=2, batch_size=2, lambda_perceptual=0,
+                                               sample_every=2, checkpoint_every=2, workers=0, pool_size=3),
+)
+
+
+def test_learning_rate_is_constant_then_decays_linearly_to_zero():
+    rates = [learning_rate(step, 1.0, iterations=10, decay_iterations=4) for step in range(10)]
+    assert rates == [1.0] * 7 + [0.75, 0.5, 0.25]
+    assert learning_rate(9, 1.0, 10, 0) == 1.0
+
+
+@pytest.mark.parametrize("name", ["pona", "patn"])
+def test_a_short_run_writes_checkpoints_samples_and_summary(tmp_path, small_synthetic, name):
+    summary = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, progress=False)
+    assert summary["finished"] and summary["step"] == 4
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["heldout"]["pairs"] > 0
+    generator, payload = load_generator(tmp_path / "run" / "generator.pt", name, TINY_ARCH if name == "pona" else
+                                        TINY.generators.patn)
+    assert payload["step"] == 4 and payload["generator"] == name
+    assert generator(torch.zeros(1, 3, 128, 64), torch.zeros(1, 36, 128, 64)).shape == (1, 3, 128, 64)
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_synthetic):
+    train_generator("pona", small_synthetic, TINY, tmp_path / "straight", seed=3, progress=False)
+    first = train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, stop_after=2, progress=False)
+    assert not first["finished"] and first["step"] == 2
+    with pytest.raises(InputError, match="holds a training run already"):
+        train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, progress=False)
+    train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, resume=True, progress=False)
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert split["step"] == straight["step"] == 4
+    for part in ("generator", "pose_discriminator", "appearance_discriminator"):
+        a, b = straight["training_state"]["models"][part], split["training_state"]["models"][part]
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+
+
+def test_resume_refuses_a_different_run(tmp_path, small_synthetic):
+    train_generator("pona", small_synthetic, TINY, tmp_path / "run", seed=3, stop_after=2, progress=False)
+    other = dataclasses.replace(TINY, generator_training=dataclasses.replace(TINY.generator_training, lr=1e-3))
+    with pytest.raises(InputError, match="cannot resume, the run's 'training' differs"):
+        train_generator("pona", small_synthetic, other, tmp_path / "run", seed=3, resume=True, progress=False)
+
+
+def test_loading_a_mismatched_or_foreign_checkpoint_is_a_clear_error(tmp_path, small_synthetic):
+    train_generator("pona", small_synthetic, TINY, tmp_path / "run", seed=0, stop_after=2, progress=False)
+    with pytest.raises(InputError, match=r"holds pona\(blocks=1, .*but patn\(blocks=1"):
+        load_generator(tmp_path / "run" / "generator.pt", "patn", TINY_ARCH)
+    with pytest.raises(InputError, match=r"but pona\(blocks=3"):
+        load_generator(tmp_path / "run" / "generator.pt", "pona", GeneratorArchitecture())
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(InputError, match="not an augreid checkpoint"):
+        load_generator(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not an augreid checkpoint of format augreid-generator/1"):
+        load_generator(tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not an augreid checkpoint"):
+        load_generator(tmp_path / "run" / "checkpoint.pt")  # a training checkpoint is not an inference one
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "augreid.train_generator", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, small_synthetic):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"generator_training": {"iterations": 2, "decay_iterations": 1, "lambda_perceptual": 10}}))
+    missing_root = _cli("--generator", "pona", "--data-root", tmp_path / "absent", "--config", config, "--out", tmp_path / "o")
+    assert missing_root.returncode == 2
+    assert missing_root.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'absent'}: data root does not exist"]
+    no_vgg = _cli("--generator", "pona", "--data-root", small_synthetic, "--config", config, "--out", tmp_path / "o",
+                  "--vgg-weights", tmp_path / "vgg.pth")
+    assert no_vgg.returncode == 2 and "Remedies:" in no_vgg.stderr and len(no_vgg.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
