@@ -29,8 +29,10 @@ DEMO := outputs/demo
 demo: setup
 	@$(BIN)/python -m augreid.synthetic --config configs/demo.yaml --out $(DEMO)/data
 	@$(BIN)/python -m augreid.pairs --annotations $(DEMO)/data/market-annotation-train.csv --out $(DEMO)/data/market-pairs-train.csv
-	@echo "demo: data set and training pairs are ready under $(DEMO)/data."
-	@echo "demo: generator training, augmentation, re-ID and the Table VI report are not implemented yet (issues 3-6)."
+	@for g in pona patn; do $(BIN)/python -m augreid.train_generator --generator $$g --data-root $(DEMO)/data \
+	  --config configs/demo.yaml --out $(DEMO)/generators/$$g --resume || exit 1; done
+	@echo "demo: data set, training pairs and the demo PoNA / PATN generators are under $(DEMO)/."
+	@echo "demo: augmentation, re-ID training and the Table VI report are not implemented yet (issues 4-6)."
 
 test: setup
 	@$(BIN)/python -m pytest -q

@@ -103,6 +103,8 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
         if differing:
             raise InputError(f"{checkpoint_path}: cannot resume, the run's '{differing[0]}' differs from this command's")
         start = state["step"]
+        if start == recipe.iterations and (out / "summary.json").is_file():
+            return {**json.loads((out / "summary.json").read_text()), "reused": True}
 
     perceptual = PerceptualLoss(load_vgg_conv1_2(vgg_weights)) if recipe.lambda_perceptual > 0 else None
     torch.manual_seed(seed)  # the initial weights
@@ -134,7 +136,7 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
             _save(out, gan, run, done)
     bar.close()
     seconds = time.perf_counter() - started
-    summary = {"run": run, "step": end, "finished": end == recipe.iterations, "device": str(device_),
+    summary = {"run": run, "step": end, "finished": end == recipe.iterations, "reused": False, "device": str(device_),
                "seconds": round(seconds, 1), "iterations_per_second": round((end - start) / max(seconds, 1e-9), 3),
                "last_losses": {k: round(v, 4) for k, v in losses.items()}}
     if summary["finished"]:
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = train_generator(args.generator, args.data_root, load_config(args.config), args.out, seed=args.seed,
                               resume=args.resume, device=args.device, vgg_weights=args.vgg_weights,
                               stop_after=args.stop_after)
-    state = "finished" if summary["finished"] else "stopped (resume with --resume)"
+    state = ("already trained, reused" if summary["reused"] else "finished") if summary["finished"] \
+        else "stopped (resume with --resume)"
     print(f"{args.generator}: {state} at iteration {summary['step']} on {summary['device']}, "
           f"{summary['iterations_per_second']} it/s, {summary['seconds']} s -> {args.out}")
     if summary.get("heldout"):

@@ -36,6 +36,8 @@ def test_a_short_run_writes_checkpoints_samples_and_summary(tmp_path, small_synt
                                         TINY.generators.patn)
     assert payload["step"] == 4 and payload["generator"] == name
     assert generator(torch.zeros(1, 3, 128, 64), torch.zeros(1, 36, 128, 64)).shape == (1, 3, 128, 64)
+    again = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, resume=True, progress=False)
+    assert again["reused"] and again["heldout"] == summary["heldout"]
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_synthetic):

@@ -1,0 +1,129 @@
+"""`python -m augreid.bench generators [--device cpu|cuda] [--json]`: speed of the published generators.
+
+For PoNA-3, PoNA-2 and PATN-9 (ngf 64, batch norm) at 128x64: parameters, GFLOPs per image (counted by torch's
+FlopCounterMode: 2 FLOPs per multiply-add) and generated images/s at batch 1 and a large batch, in eval mode,
+as `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
+ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from augreid.config import GeneratorArchitecture
+from augreid.errors import InputError, exit_on_input_error
+from augreid.generators import build_generator
+from augreid.generators.layers import parameter_count
+from augreid.pose import IMAGE_SIZE
+
+MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9))
+PAPER_RATIO = 105.18 / 97.37
+DEFAULT_LARGE_BATCH = {"cpu": 16, "cuda": 256}
+
+
+def gflops_per_image(model: torch.nn.Module) -> float:
+    height, width = IMAGE_SIZE
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, height, width), torch.zeros(1, 36, height, width))
+    return counter.get_total_flops() / 1e9
+
+
+def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, min_seconds: float) -> float:
+    """Forward throughput after a warm-up, timed over at least `min_seconds` and 3 batches."""
+    height, width = IMAGE_SIZE
+    image = torch.randn(batch, 3, height, width, device=device)
+    maps = torch.rand(batch, 36, height, width, device=device)
+    cuda = device.type == "cuda"
+    if cuda:
+        image, maps = (t.contiguous(memory_format=torch.channels_last) for t in (image, maps))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    with torch.no_grad(), autocast:
+        for _ in range(3 if cuda else 1):
+            model(image, maps)
+        sync()
+        runs, started = 0, time.perf_counter()
+        while runs < 3 or time.perf_counter() - started < min_seconds:
+            model(image, maps)
+            runs += 1
+            sync()
+        elapsed = time.perf_counter() - started
+    return runs * batch / elapsed
+
+
+def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float) -> dict:
+    rows = []
+    for label, name, blocks in MODELS:
+        torch.manual_seed(0)
+        model = build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=64)).eval()
+        row = {"model": label, "parameters": parameter_count(model), "gflops_per_image": round(gflops_per_image(model), 2)}
+        model = model.to(device)
+        if device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        for batch in batches:
+            row[f"images_per_second_batch_{batch}"] = round(images_per_second(model, batch, device, min_seconds), 2)
+        rows.append(row)
+    by_model = {row["model"]: row for row in rows}
+    ratios = {f"batch_{b}": round(by_model["PoNA-3"][f"images_per_second_batch_{b}"]
+                                  / by_model["PATN-9"][f"images_per_second_batch_{b}"], 3) for b in batches}
+    return {"device": _device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "rows": rows, "pona3_over_patn9": ratios, "paper_ratio": round(PAPER_RATIO, 3)}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"cpu ({model})"
+
+
+def print_table(result: dict) -> None:
+    batches = [key.rsplit("_", 1)[1] for key in result["rows"][0] if key.startswith("images_per_second")]
+    print(f"generators at 128x64 on {result['device']} (torch {result['torch']}, {result['threads']} threads)")
+    header = f"{'model':8s} {'params':>12s} {'GFLOPs/img':>11s}" + "".join(f" {'img/s b' + b:>11s}" for b in batches)
+    print(header)
+    for row in result["rows"]:
+        print(f"{row['model']:8s} {row['parameters']:12,d} {row['gflops_per_image']:11.2f}"
+              + "".join(f" {row['images_per_second_batch_' + b]:11.2f}" for b in batches))
+    ratios = ", ".join(f"{v:.3f} at batch {k.split('_')[1]}" for k, v in result["pona3_over_patn9"].items())
+    print(f"PoNA-3 / PATN-9 throughput: {ratios} (paper Table II: {result['paper_ratio']:.3f})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m augreid.bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    generators = commands.add_parser("generators", help="parameters, GFLOPs and images/s of PoNA-3, PoNA-2, PATN-9")
+    generators.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
+    generators.add_argument("--batch", type=int, help="the large batch (default 16 on cpu, 256 on cuda)")
+    generators.add_argument("--min-seconds", type=float, default=3.0, help="time each measurement at least this long")
+    generators.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    device = torch.device(args.device)
+    large = args.batch or DEFAULT_LARGE_BATCH[device.type]
+    if large < 2:
+        raise InputError(f"--batch {large}: the large batch must be at least 2")
+    result = bench_generators(device, (1, large), args.min_seconds)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    return 0
+
+
+run = exit_on_input_error(main)
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,35 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from augreid.bench import print_table
+
+
+def test_generators_bench_reports_every_figure(capsys):
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cpu", "--batch", "2",
+                             "--min-seconds", "0", "--json"], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    rows = {row["model"]: row for row in report["rows"]}
+    assert [rows[m]["parameters"] for m in ("PoNA-3", "PoNA-2", "PATN-9")] == [34_330_444, 23_300_233, 41_365_763]
+    # each PoNA block adds the same work: 3 blocks minus 2 blocks is one block's worth, more than the rest
+    block = rows["PoNA-3"]["gflops_per_image"] - rows["PoNA-2"]["gflops_per_image"]
+    assert 8 < block < rows["PoNA-2"]["gflops_per_image"] / 2 + 8
+    assert all(row[f"images_per_second_batch_{b}"] > 0 for row in rows.values() for b in (1, 2))
+    assert report["pona3_over_patn9"]["batch_2"] == pytest.approx(
+        rows["PoNA-3"]["images_per_second_batch_2"] / rows["PATN-9"]["images_per_second_batch_2"], abs=1e-3)
+    assert report["paper_ratio"] == 1.080
+    print_table(report)
+    table = capsys.readouterr().out
+    assert "PoNA-3 / PATN-9 throughput:" in table and "34,330,444" in table
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cuda"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip() == "error: --device cuda: no CUDA device is available"
