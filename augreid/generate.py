@@ -1,0 +1,260 @@
+"""`python -m augreid.generate --portion P`: the augmented training set of the PoNA paper's Section IV-D.
+
+Keeps a portion p of each identity's training images and fills every missing slot: with a trained generator
+(`pona`, `patn`), conditioned on a kept image of the same identity and the missing image's pose, or with a control
+(`none`: the reduced set alone; `duplicate`: the condition image itself, the same count without pose transfer;
+`real`: the original image, the upper bound). Writes a Market-1501-layout folder (`bounding_box_train/` = kept +
+filled images, `bounding_box_test/` and `query/` linked from the source), its annotation files, `manifest.csv`
+(one row per training image) and `summary.json`.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from augreid.annotations import Annotations, read_annotations, write_annotations
+from augreid.atomic import atomic_file, atomic_write_text
+from augreid.conditions import MODES, choose_condition
+from augreid.errors import InputError, exit_on_input_error
+from augreid.generators.checkpoint import load_generator
+from augreid.generators.inference import transfer
+from augreid.images import load_image, save_image
+from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, MarketName, annotation_file, parse_name, scan_split
+from augreid.portion import check_portion, keep_portion
+from augreid.train_generator import pick_device
+
+MODELS = ("pona", "patn")
+CONTROLS = ("none", "duplicate", "real")
+GENERATORS = MODELS + CONTROLS
+DEMO_ROOT = Path("outputs/demo")
+RUN_FILE = "run.json"
+MANIFEST_COLUMNS = ["name", "pid", "camid", "source", "condition", "target", "generator"]
+
+
+def filled_name(target: str, generator: str) -> str:
+    """The target's name with the generator as tag: same identity and camera, never a real Market-1501 name."""
+    parsed = parse_name(target)
+    return str(MarketName(parsed.pid, parsed.camid, parsed.seq, parsed.frame, parsed.box, tag=generator))
+
+
+def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: float, seed: int, generator: str,
+                      condition_mode: str = "nearest") -> pd.DataFrame:
+    """The manifest: one row per image of the augmented training set, sorted by identity then name."""
+    kept = keep_portion(train, portion, seed)
+    rows = []
+    for pid, group in train.groupby("pid", sort=True):
+        group = group.sort_values("name")
+        kept_names = group.loc[kept[group.index], "name"].tolist()
+        kept_poses = annotations.poses(kept_names)
+        rng = np.random.default_rng([seed, int(pid), 1])
+        for _, image in group.iterrows():
+            if kept[image.name]:
+                rows.append((image["name"], pid, image["camid"], "kept", "", image["name"], ""))
+            elif generator != "none":
+                condition = choose_condition(annotations.pose(image["name"]), kept_names, kept_poses, condition_mode, rng)
+                rows.append((filled_name(image["name"], generator), pid, image["camid"], "generated", condition,
+                             image["name"], generator))
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    return manifest.sort_values(["pid", "name"], kind="stable").reset_index(drop=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _link(source: Path, link: Path) -> None:
+    if not link.is_symlink():
+        os.symlink(source.resolve(), link)
+
+
+def _prepare_output(out: Path, run: dict) -> None:
+    """A new folder, or one holding this very run (resumed); anything else is refused."""
+    run_file = out / RUN_FILE
+    if out.exists() and any(out.iterdir()):
+        if not run_file.is_file():
+            raise InputError(f"{out}: exists and is not an augreid.generate output (choose another --out)")
+        previous = json.loads(run_file.read_text())
+        differing = sorted(k for k in set(run) | set(previous) if run.get(k) != previous.get(k))
+        if differing:
+            key = differing[0]
+            raise InputError(f"{out}: holds a different run ({key}: {previous.get(key)!r} there, {run.get(key)!r} now); "
+                             "choose another --out")
+    (out / SPLIT_DIRS["train"]).mkdir(parents=True, exist_ok=True)
+    for stale in (out / SPLIT_DIRS["train"]).glob(".*.tmp"):  # left by a run killed mid-write
+        stale.unlink()
+    atomic_write_text(run_file, json.dumps(run, indent=2) + "\n")
+
+
+def _link_evaluation_splits(source: Path, out: Path) -> None:
+    for split in ("gallery", "query"):
+        _link(source / SPLIT_DIRS[split], out / SPLIT_DIRS[split])
+        if annotation_file(source, split).is_file():
+            _link(annotation_file(source, split), annotation_file(out, split))
+
+
+def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, annotations: Annotations,
+                     generator: torch.nn.Module, device: torch.device, batch_size: int, progress: bool) -> float:
+    """Generate the pending rows in batches; reading and writing run on threads beside the model. Returns the
+    seconds spent, for images/s."""
+    batches = [pending.iloc[i: i + batch_size] for i in range(0, len(pending), batch_size)]
+
+    def read(batch: pd.DataFrame) -> np.ndarray:
+        return np.stack([load_image(source_dir / name) for name in batch["condition"]])
+
+    def write(batch: pd.DataFrame, images: np.ndarray) -> None:
+        for name, pixels in zip(batch["name"], images):
+            save_image(out_dir / name, pixels)
+
+    started = time.perf_counter()
+    bar = tqdm(total=len(pending), desc="generating", unit="img", disable=not progress)
+    with ThreadPoolExecutor(max_workers=4) as io:
+        writes: list[Future] = []
+        upcoming = io.submit(read, batches[0]) if batches else None
+        for i, batch in enumerate(batches):
+            conditions = upcoming.result()
+            if i + 1 < len(batches):
+                upcoming = io.submit(read, batches[i + 1])
+            generated = transfer(generator, conditions, annotations.poses(batch["condition"]),
+                                 annotations.poses(batch["target"]), device)
+            writes.append(io.submit(write, batch, generated))
+            bar.update(len(batch))
+        for done in writes:
+            done.result()
+    bar.close()
+    return time.perf_counter() - started
+
+
+def verify(out: Path, source_train: pd.DataFrame, manifest: pd.DataFrame, source_annotations: Annotations,
+           generator: str) -> None:
+    """Every identity has the original number of images (the kept number for `none`), in the original poses."""
+    written = scan_split(out, "train")
+    if sorted(written["name"]) != sorted(manifest["name"]):
+        extra = sorted(set(written["name"]) ^ set(manifest["name"]))
+        raise RuntimeError(f"{out / SPLIT_DIRS['train']}: files differ from the manifest (e.g. {extra[0]})")
+    expected = manifest.groupby("pid").size() if generator == "none" else source_train.groupby("pid").size()
+    if not written.groupby("pid").size().equals(expected):
+        raise RuntimeError(f"{out}: per-identity image counts differ from the original set")
+    written_annotations = read_annotations(annotation_file(out, "train"))
+    if not np.array_equal(written_annotations.poses(manifest["name"]), source_annotations.poses(manifest["target"])):
+        raise RuntimeError(f"{out}: poses of the augmented set differ from the original poses")
+
+
+def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generator: str = "pona",
+            checkpoint: str | Path | None = None, seed: int = 0, out: str | Path | None = None,
+            condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto", progress: bool = True) -> dict:
+    """Build (or finish) the augmented set; returns the summary."""
+    portion = check_portion(portion)
+    if generator not in GENERATORS:
+        raise InputError(f"--generator: unknown generator '{generator}' (known: {', '.join(GENERATORS)})")
+    if condition_mode not in MODES:
+        raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
+    data_root = Path(data_root)
+    if not data_root.is_dir():
+        raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
+                         "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
+    out = Path(out) if out else DEMO_ROOT / "augmented" / f"{generator}_p{portion:g}_s{seed}"
+    if out.resolve() == data_root.resolve() or data_root.resolve() in out.resolve().parents and \
+            out.resolve().parent == data_root.resolve():
+        raise InputError(f"{out}: the output must not be the source data set or inside it")
+
+    train = scan_split(data_root, "train")
+    annotations = read_annotations(annotation_file(data_root, "train"))
+    unannotated = annotations.missing(train["name"])
+    if unannotated:
+        raise InputError(f"{data_root / SPLIT_DIRS['train'] / unannotated[0]}: training image without pose annotation "
+                         f"in {annotation_file(data_root, 'train')} ({len(unannotated)} in all)")
+    model, checkpoint_digest = None, None
+    if generator in MODELS:
+        checkpoint = Path(checkpoint) if checkpoint else DEMO_ROOT / "generators" / generator / "generator.pt"
+        if not checkpoint.is_file():
+            raise InputError(f"{checkpoint}: generator checkpoint does not exist (train one with `make demo` or "
+                             f"`python -m augreid.train_generator --generator {generator} --data-root DIR "
+                             "--config configs/demo.yaml --out DIR`, then pass --checkpoint DIR/generator.pt)")
+        model, _ = load_generator(checkpoint, name=generator)
+        checkpoint_digest = _sha256(checkpoint)
+
+    run = {"data_root": str(data_root.resolve()), "portion": portion, "seed": seed, "generator": generator,
+           "checkpoint_sha256": checkpoint_digest, "condition": condition_mode}
+    started = time.perf_counter()
+    manifest = plan_augmentation(train, annotations, portion, seed, generator, condition_mode)
+    _prepare_output(out, run)
+    _link_evaluation_splits(data_root, out)
+    source_dir, out_dir = data_root / SPLIT_DIRS["train"], out / SPLIT_DIRS["train"]
+    for name in manifest.loc[manifest["source"] == "kept", "name"]:
+        _link(source_dir / name, out_dir / name)
+    filled = manifest[manifest["source"] == "generated"]
+    pending = filled[~filled["name"].map(lambda n: (out_dir / n).exists())]
+    device_ = pick_device(device)
+    generation_seconds = 0.0
+    if generator in MODELS and len(pending):
+        model = model.to(device_)
+        if device_.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        generation_seconds = _fill_with_model(pending, source_dir, out_dir, annotations, model, device_, batch_size,
+                                              progress)
+    elif generator in ("duplicate", "real"):
+        column = "condition" if generator == "duplicate" else "target"
+        for name, source_name in zip(pending["name"], pending[column]):
+            _link(source_dir / source_name, out_dir / name)
+    write_annotations(annotation_file(out, "train"),
+                      Annotations(manifest["name"].tolist(), annotations.poses(manifest["target"])))
+    verify(out, train, manifest, annotations, generator)
+    with atomic_file(out / "manifest.csv") as tmp:
+        manifest.to_csv(tmp, index=False, lineterminator="\n")
+    summary = {
+        "inputs": run,
+        "counts": {"identities": int(manifest["pid"].nunique()), "original": len(train),
+                   "kept": int((manifest["source"] == "kept").sum()), "filled": len(filled),
+                   "generated_now": len(pending) if generator in MODELS else 0,
+                   "training_images": len(manifest)},
+        "seconds": round(time.perf_counter() - started, 2),
+        "generation_seconds": round(generation_seconds, 2),
+        "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
+        "device": str(device_), "batch_size": batch_size,
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return {**summary, "out": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m augreid.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--portion", required=True, type=float, help="portion p of each identity's images kept, in (0, 1]")
+    parser.add_argument("--data-root", type=Path, default=DEMO_ROOT / "data", help="Market-1501-layout source")
+    parser.add_argument("--generator", default="pona", help=f"one of {', '.join(GENERATORS)} (default pona)")
+    parser.add_argument("--checkpoint", type=Path, help="generator.pt (default: the demo generator)")
+    parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
+    parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS)")
+    parser.add_argument("--condition", default="nearest", help="nearest (pose distance, default) or random")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
+    summary = augment(args.portion, args.data_root, args.generator, args.checkpoint, args.seed, args.out,
+                      args.condition, args.batch_size, args.device)
+    counts = summary["counts"]
+    speed = f", {summary['images_per_second']} images/s on {summary['device']}" if summary["images_per_second"] else ""
+    print(f"{summary['out']}: {counts['identities']} identities, {counts['kept']} kept + {counts['filled']} "
+          f"{args.generator} = {counts['training_images']} training images (original {counts['original']}); "
+          f"generated {counts['generated_now']} now in {summary['generation_seconds']} s{speed}; verified")
+    return 0
+
+
+run = exit_on_input_error(main)
+
+if __name__ == "__main__":
+    run()

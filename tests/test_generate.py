@@ -1,0 +1,195 @@
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from augreid import generate as generate_module
+from augreid.annotations import read_annotations, write_annotations
+from augreid.conditions import pose_distances
+from augreid.errors import InputError
+from augreid.generate import augment, plan_augmentation
+from augreid.market import parse_name, scan_split
+from augreid.portion import keep_portion, kept_count
+from augreid.train_generator import train_generator
+from test_train_generator import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_generators(tmp_path_factory, small_synthetic):
+    """A 2-iteration PoNA and PATN: enough to test the plumbing, not the quality."""
+    root = tmp_path_factory.mktemp("generators")
+    stopped = {}
+    for name in ("pona", "patn"):
+        train_generator(name, small_synthetic, TINY, root / name, seed=0, stop_after=2, progress=False)
+        stopped[name] = root / name / "generator.pt"
+    return stopped
+
+
+def _source(small_synthetic):
+    return scan_split(small_synthetic, "train"), read_annotations(small_synthetic / "market-annotation-train.csv")
+
+
+def _digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_kept_count_rounds_half_up_and_keeps_one():
+    assert [kept_count(p, 10) for p in (0.2, 0.25, 0.4, 1.0)] == [2, 3, 4, 10]
+    assert kept_count(0.2, 2) == 1 and kept_count(0.01, 72) == 1 and kept_count(0.25, 2) == 1
+
+
+@pytest.mark.parametrize("portion", [0.2, 0.4, 0.6, 1.0])
+def test_keep_portion_per_identity(small_synthetic, portion):
+    train, _ = _source(small_synthetic)
+    kept = keep_portion(train, portion, seed=0)
+    per_identity = train.assign(kept=kept).groupby("pid").agg(n=("name", "size"), k=("kept", "sum"))
+    assert (per_identity["k"] == per_identity["n"].map(lambda n: kept_count(portion, n))).all()
+    assert keep_portion(train, portion, seed=0).equals(kept)
+    if portion < 1:
+        assert not keep_portion(train, portion, seed=1).equals(kept)
+
+
+@pytest.mark.parametrize("generator", ["pona", "duplicate", "real"])
+@pytest.mark.parametrize("portion", [0.2, 0.6])
+def test_augmented_set_has_the_original_counts_and_poses(tmp_path, small_synthetic, tiny_generators, generator, portion):
+    train, annotations = _source(small_synthetic)
+    summary = augment(portion, small_synthetic, generator, tiny_generators.get(generator), seed=0, out=tmp_path / "aug",
+                      batch_size=16, progress=False)
+    out = tmp_path / "aug"
+    written = scan_split(out, "train")
+    assert written.groupby("pid").size().equals(train.groupby("pid").size())
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert list(manifest.columns) == ["name", "pid", "camid", "source", "condition", "target", "generator"]
+    generated = manifest[manifest["source"] == "generated"]
+    assert summary["counts"]["filled"] == len(generated) == len(train) - (manifest["source"] == "kept").sum()
+    # names carry the identity and the target's camera, and never collide with a real name
+    assert all(parse_name(n).pid == parse_name(t).pid and parse_name(n).camid == parse_name(t).camid
+               for n, t in zip(generated["name"], generated["target"]))
+    assert not set(generated["name"]) & set(train["name"])
+    # conditions are kept images of the same identity
+    kept = set(manifest.loc[manifest["source"] == "kept", "name"])
+    assert set(generated["condition"]) <= kept
+    assert (generated["condition"].str[:4] == generated["target"].str[:4]).all()
+    augmented = read_annotations(out / "market-annotation-train.csv")
+    np.testing.assert_array_equal(augmented.poses(generated["name"]), annotations.poses(generated["target"]))
+    assert (out / "query").is_symlink() and (out / "bounding_box_test").is_symlink()
+    if generator == "duplicate":
+        first = generated.iloc[0]
+        assert (out / "bounding_box_train" / first["name"]).read_bytes() == \
+            (small_synthetic / "bounding_box_train" / first["condition"]).read_bytes()
+    if generator == "real":
+        first = generated.iloc[0]
+        assert (out / "bounding_box_train" / first["name"]).read_bytes() == \
+            (small_synthetic / "bounding_box_train" / first["target"]).read_bytes()
+
+
+def test_none_keeps_the_reduced_set_alone(tmp_path, small_synthetic):
+    train, _ = _source(small_synthetic)
+    summary = augment(0.4, small_synthetic, "none", seed=0, out=tmp_path / "aug", progress=False)
+    written = scan_split(tmp_path / "aug", "train")
+    assert len(written) == summary["counts"]["kept"] == keep_portion(train, 0.4, 0).sum()
+    assert written["pid"].nunique() == train["pid"].nunique()
+
+
+def test_portion_one_keeps_everything(tmp_path, small_synthetic, tiny_generators):
+    train, _ = _source(small_synthetic)
+    summary = augment(1.0, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False)
+    assert summary["counts"]["kept"] == len(train) and summary["counts"]["filled"] == 0
+
+
+def test_nearest_condition_is_the_kept_pose_nearest_the_target(small_synthetic):
+    train, annotations = _source(small_synthetic)
+    manifest = plan_augmentation(train, annotations, 0.4, 0, "duplicate", "nearest")
+    kept = manifest[manifest["source"] == "kept"]
+    for _, row in manifest[manifest["source"] == "generated"].head(20).iterrows():
+        candidates = sorted(kept.loc[kept["pid"] == row["pid"], "name"])
+        distances = pose_distances(annotations.pose(row["target"]), annotations.poses(candidates))
+        assert row["condition"] == candidates[int(np.argmin(distances))]
+    random_plan = plan_augmentation(train, annotations, 0.4, 0, "duplicate", "random")
+    assert random_plan.equals(plan_augmentation(train, annotations, 0.4, 0, "duplicate", "random"))
+    assert not random_plan["condition"].equals(manifest["condition"])
+
+
+def test_same_inputs_same_manifest(tmp_path, small_synthetic, tiny_generators):
+    for out in ("a", "b"):
+        augment(0.4, small_synthetic, "pona", tiny_generators["pona"], seed=5, out=tmp_path / out, progress=False)
+    assert (tmp_path / "a" / "manifest.csv").read_bytes() == (tmp_path / "b" / "manifest.csv").read_bytes()
+
+
+def test_an_interrupted_run_is_completed_by_a_rerun(tmp_path, small_synthetic, tiny_generators, monkeypatch):
+    real_save = generate_module.save_image
+    saved = []
+
+    def crash_after_ten(path, pixels):
+        if len(saved) == 10:
+            (path.parent / f".{path.name}.half.tmp").write_bytes(b"\xff\xd8 truncated")  # a write cut short
+            raise KeyboardInterrupt
+        real_save(path, pixels)
+        saved.append(path)
+
+    monkeypatch.setattr(generate_module, "save_image", crash_after_ten)
+    with pytest.raises(KeyboardInterrupt):
+        augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", batch_size=8,
+                progress=False)
+    assert not (tmp_path / "aug" / "manifest.csv").exists()
+    monkeypatch.setattr(generate_module, "save_image", real_save)
+    summary = augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", batch_size=8,
+                      progress=False)
+    assert summary["counts"]["generated_now"] == summary["counts"]["filled"] - 10
+    assert not list((tmp_path / "aug" / "bounding_box_train").glob(".*"))
+    again = augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False)
+    assert again["counts"]["generated_now"] == 0
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "augreid.generate", *map(str, args)], capture_output=True, text=True)
+
+
+def test_bad_inputs_exit_2_and_leave_the_source_untouched(tmp_path, small_synthetic, tiny_generators):
+    source = tmp_path / "source"
+    shutil.copytree(small_synthetic, source)
+    before = _digest(source)
+    common = ["--data-root", source, "--out", tmp_path / "out"]
+    cases = [
+        (["--portion", "0", *common], "error: --portion 0.0: must be in (0, 1]"),
+        (["--portion", "1.5", *common], "error: --portion 1.5: must be in (0, 1]"),
+        (["--portion", "0.4", "--generator", "vunet", *common], "error: --generator: unknown generator 'vunet'"),
+        (["--portion", "0.4", "--generator", "pona", "--checkpoint", tiny_generators["patn"], *common],
+         f"error: {tiny_generators['patn']}: checkpoint holds patn("),
+        (["--portion", "0.4", "--generator", "pona", "--checkpoint", tmp_path / "absent.pt", *common],
+         f"error: {tmp_path / 'absent.pt'}: generator checkpoint does not exist (train one with `make demo`"),
+    ]
+    for args, message in cases:
+        result = _cli(*args)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(message), result.stderr
+    ok = _cli("--portion", "0.4", "--generator", "duplicate", *common)
+    assert ok.returncode == 0 and "verified" in ok.stdout
+    other = _cli("--portion", "0.6", "--generator", "duplicate", *common)
+    assert other.returncode == 2 and "holds a different run (portion: 0.4 there, 0.6 now)" in other.stderr
+    assert _digest(source) == before
+
+    annotations = read_annotations(source / "market-annotation-train.csv")
+    dropped = annotations.names[3]
+    write_annotations(source / "market-annotation-train.csv", annotations.subset(annotations.names[:3] + annotations.names[4:]))
+    missing = _cli("--portion", "0.4", "--generator", "duplicate", "--data-root", source, "--out", tmp_path / "o2")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(f"error: {source / 'bounding_box_train' / dropped}: training image without pose annotation")
+    assert not (tmp_path / "o2").exists()
+
+
+def test_summary_records_inputs_and_speed(tmp_path, small_synthetic, tiny_generators):
+    summary = augment(0.4, small_synthetic, "patn", tiny_generators["patn"], seed=2, out=tmp_path / "aug",
+                      progress=False)
+    stored = json.loads((tmp_path / "aug" / "summary.json").read_text())
+    assert stored["inputs"]["portion"] == 0.4 and stored["inputs"]["generator"] == "patn"
+    assert len(stored["inputs"]["checkpoint_sha256"]) == 64
+    assert stored["images_per_second"] > 0 and stored["counts"] == summary["counts"]
