@@ -31,8 +31,10 @@ demo: setup
 	@$(BIN)/python -m augreid.pairs --annotations $(DEMO)/data/market-annotation-train.csv --out $(DEMO)/data/market-pairs-train.csv
 	@for g in pona patn; do $(BIN)/python -m augreid.train_generator --generator $$g --data-root $(DEMO)/data \
 	  --config configs/demo.yaml --out $(DEMO)/generators/$$g --resume || exit 1; done
-	@echo "demo: data set, training pairs and the demo PoNA / PATN generators are under $(DEMO)/."
-	@echo "demo: augmentation, re-ID training and the Table VI report are not implemented yet (issues 4-6)."
+	@for g in pona patn duplicate; do $(BIN)/python -m augreid.generate --portion 0.4 --generator $$g \
+	  --data-root $(DEMO)/data --out $(DEMO)/augmented/$${g}_p0.4_s0 || exit 1; done
+	@echo "demo: data set, demo PoNA / PATN generators and augmented sets at p = 0.4 are under $(DEMO)/."
+	@echo "demo: re-ID training and the Table VI report are not implemented yet (issues 5-6)."
 
 test: setup
 	@$(BIN)/python -m pytest -q

@@ -1,6 +1,6 @@
 """`python -m augreid.bench generators [--device cpu|cuda] [--json]`: speed of the published generators.
 
-For PoNA-3, PoNA-2 and PATN-9 (ngf 64, batch norm) at 128x64: parameters, GFLOPs per image (counted by torch's
+For PoNA-3, PoNA-2 and PATN-9 (ngf 64, batch norm) at 128x64, and any `--checkpoint` given: parameters, GFLOPs per image (counted by torch's
 FlopCounterMode: 2 FLOPs per multiply-add) and generated images/s at batch 1 and a large batch, in eval mode,
 as `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
 ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp).
@@ -12,6 +12,7 @@ import contextlib
 import json
 import platform
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -19,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from augreid.config import GeneratorArchitecture
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators import build_generator
+from augreid.generators.checkpoint import load_generator
 from augreid.generators.layers import parameter_count
 from augreid.pose import IMAGE_SIZE
 
@@ -58,11 +60,19 @@ def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, 
     return runs * batch / elapsed
 
 
-def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float) -> dict:
-    rows = []
+def _models(checkpoints: list[Path]):
     for label, name, blocks in MODELS:
         torch.manual_seed(0)
-        model = build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=64)).eval()
+        yield label, build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=64)).eval()
+    for path in checkpoints:
+        model, payload = load_generator(path)
+        yield f"{payload['generator']}:{path}", model
+
+
+def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float,
+                     checkpoints: list[Path] = ()) -> dict:
+    rows = []
+    for label, model in _models(list(checkpoints)):
         row = {"model": label, "parameters": parameter_count(model), "gflops_per_image": round(gflops_per_image(model), 2)}
         model = model.to(device)
         if device.type == "cuda":
@@ -91,10 +101,11 @@ def _device_name(device: torch.device) -> str:
 def print_table(result: dict) -> None:
     batches = [key.rsplit("_", 1)[1] for key in result["rows"][0] if key.startswith("images_per_second")]
     print(f"generators at 128x64 on {result['device']} (torch {result['torch']}, {result['threads']} threads)")
-    header = f"{'model':8s} {'params':>12s} {'GFLOPs/img':>11s}" + "".join(f" {'img/s b' + b:>11s}" for b in batches)
+    width = max(8, *(len(row["model"]) for row in result["rows"]))
+    header = f"{'model':{width}s} {'params':>12s} {'GFLOPs/img':>11s}" + "".join(f" {'img/s b' + b:>11s}" for b in batches)
     print(header)
     for row in result["rows"]:
-        print(f"{row['model']:8s} {row['parameters']:12,d} {row['gflops_per_image']:11.2f}"
+        print(f"{row['model']:{width}s} {row['parameters']:12,d} {row['gflops_per_image']:11.2f}"
               + "".join(f" {row['images_per_second_batch_' + b]:11.2f}" for b in batches))
     ratios = ", ".join(f"{v:.3f} at batch {k.split('_')[1]}" for k, v in result["pona3_over_patn9"].items())
     print(f"PoNA-3 / PATN-9 throughput: {ratios} (paper Table II: {result['paper_ratio']:.3f})")
@@ -107,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     generators.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
     generators.add_argument("--batch", type=int, help="the large batch (default 16 on cpu, 256 on cuda)")
     generators.add_argument("--min-seconds", type=float, default=3.0, help="time each measurement at least this long")
+    generators.add_argument("--checkpoint", type=Path, action="append", default=[],
+                            help="also time this generator.pt (e.g. the demo's), as augreid.generate runs it")
     generators.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -115,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     large = args.batch or DEFAULT_LARGE_BATCH[device.type]
     if large < 2:
         raise InputError(f"--batch {large}: the large batch must be at least 2")
-    result = bench_generators(device, (1, large), args.min_seconds)
+    result = bench_generators(device, (1, large), args.min_seconds, args.checkpoint)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

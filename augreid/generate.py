@@ -119,9 +119,11 @@ def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, ann
         for name, pixels in zip(batch["name"], images):
             save_image(out_dir / name, pixels)
 
+    # On a GPU the CPU cores are free for decoding and encoding; on the CPU every extra thread takes from the model.
+    io_threads = min(8, os.cpu_count() or 1) if device.type == "cuda" else 1
     started = time.perf_counter()
     bar = tqdm(total=len(pending), desc="generating", unit="img", disable=not progress)
-    with ThreadPoolExecutor(max_workers=4) as io:
+    with ThreadPoolExecutor(max_workers=io_threads) as io:
         writes: list[Future] = []
         upcoming = io.submit(read, batches[0]) if batches else None
         for i, batch in enumerate(batches):

@@ -7,11 +7,19 @@ import pytest
 from augreid.bench import print_table
 
 
-def test_generators_bench_reports_every_figure(capsys):
+def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic):
+    from augreid.train_generator import train_generator
+    from test_train_generator import TINY
+
+    train_generator("pona", small_synthetic, TINY, tmp_path / "run", stop_after=1, progress=False)
+    checkpoint = tmp_path / "run" / "generator.pt"
     result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cpu", "--batch", "2",
-                             "--min-seconds", "0", "--json"], capture_output=True, text=True, check=True)
+                             "--min-seconds", "0", "--json", "--checkpoint", str(checkpoint)],
+                            capture_output=True, text=True, check=True)
     report = json.loads(result.stdout)
     rows = {row["model"]: row for row in report["rows"]}
+    tiny = rows.pop(f"pona:{checkpoint}")
+    assert tiny["parameters"] < 1_000_000 and tiny["images_per_second_batch_2"] > 0
     assert [rows[m]["parameters"] for m in ("PoNA-3", "PoNA-2", "PATN-9")] == [34_330_444, 23_300_233, 41_365_763]
     # each PoNA block adds the same work: 3 blocks minus 2 blocks is one block's worth, more than the rest
     block = rows["PoNA-3"]["gflops_per_image"] - rows["PoNA-2"]["gflops_per_image"]
