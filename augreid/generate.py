@@ -169,8 +169,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
         raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
                          "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
     out = Path(out) if out else DEMO_ROOT / "augmented" / f"{generator}_p{portion:g}_s{seed}"
-    if out.resolve() == data_root.resolve() or data_root.resolve() in out.resolve().parents and \
-            out.resolve().parent == data_root.resolve():
+    if out.resolve() == data_root.resolve() or data_root.resolve() in out.resolve().parents:
         raise InputError(f"{out}: the output must not be the source data set or inside it")
 
     train = scan_split(data_root, "train")
