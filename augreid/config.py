@@ -115,12 +115,43 @@ class GeneratorTrainingConfig:
 
 
 @dataclass(frozen=True)
+class ReidConfig:
+    """A torchreid softmax baseline; the defaults are torchreid's ResNet-50 Market-1501 recipe."""
+
+    model: str = "resnet50"
+    pretrained: bool = True  # ImageNet initialisation
+    height: int = 256
+    width: int = 128
+    batch_size: int = 32
+    test_batch_size: int = 256
+    epochs: int = 60
+    optimizer: str = "amsgrad"  # one of torchreid's: adam, amsgrad, sgd, rmsprop, radam
+    lr: float = 0.0003
+    weight_decay: float = 5e-4
+    stepsize: int = 20  # the learning rate drops tenfold every `stepsize` epochs
+    fixbase_epochs: int = 5  # first epochs train only the new classifier (pretrained models)
+    label_smooth: bool = True
+    random_flip: bool = True
+    workers: int = 4
+    mixed_precision: bool = True  # bf16 autocast on a GPU; ignored on the CPU
+
+    def __post_init__(self) -> None:
+        if min(self.height, self.width, self.batch_size, self.test_batch_size, self.epochs, self.stepsize) < 1:
+            raise ValueError("height, width, batch sizes, epochs and stepsize must be >= 1")
+        if self.optimizer not in ("adam", "amsgrad", "sgd", "rmsprop", "radam"):
+            raise ValueError(f"optimizer must be one of adam, amsgrad, sgd, rmsprop, radam, got '{self.optimizer}'")
+        if self.fixbase_epochs < 0 or self.workers < 0 or self.lr <= 0:
+            raise ValueError("fixbase_epochs and workers must be >= 0, lr > 0")
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole config file; each step reads its own section."""
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
+    reid: ReidConfig = field(default_factory=ReidConfig)
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:

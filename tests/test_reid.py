@@ -1,0 +1,102 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from augreid.compat import import_torchreid, load_torchreid_checkpoint
+from augreid.config import SyntheticConfig, load_config
+from augreid.errors import InputError
+from augreid.reid import build_engine, evaluate_engine, load_imagenet_weights, train_reid
+from augreid.reid_data import market_lists
+from augreid.synthetic import build_synthetic_market
+
+DEMO = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml").reid
+
+
+def test_market_lists_relabel_training_pids_and_drop_junk(small_synthetic):
+    lists = market_lists(small_synthetic)
+    train_labels = sorted({pid for _, pid, _ in lists["train"]})
+    assert train_labels == list(range(len(train_labels))) == list(range(12))
+    gallery_pids = {pid for _, pid, _ in lists["gallery"]}
+    assert -1 not in gallery_pids and 0 in gallery_pids  # junk out, distractors stay as negatives
+    assert {pid for _, pid, _ in lists["query"]} <= gallery_pids
+
+
+def test_demo_recipe_learns_far_beyond_an_untrained_model(tmp_path):
+    """60 training identities: enough iterations for the demo recipe to learn (the small set is too small)."""
+    root = tmp_path / "medium"
+    build_synthetic_market(root, SyntheticConfig(train_identities=60, test_identities=30, junk_images=10,
+                                                 distractor_images=10), seed=3, workers=2, progress=False)
+    import_torchreid().reid.utils.set_random_seed(0)
+    untrained, manager = build_engine(root, DEMO, torch.device("cpu"))
+    _, untrained_map, _ = evaluate_engine(untrained, manager)
+    metrics = train_reid(root, DEMO, tmp_path / "run", seed=0)
+    assert metrics["mAP"] > 100 * untrained_map + 15, (metrics["mAP"], untrained_map)
+    stored = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert stored["mAP"] == metrics["mAP"] and stored["train_identities"] == 60 and stored["epochs"] == DEMO.epochs
+    assert 0 <= stored["rank1"] <= stored["rank5"] <= stored["rank10"] <= 100
+    assert stored["images_per_second"] > 0
+    weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert weights["classifier.weight"].shape[0] == 60
+
+
+def test_same_seed_same_metrics(tmp_path, small_synthetic):
+    short = type(DEMO)(**{**DEMO.__dict__, "epochs": 2})
+    first = train_reid(small_synthetic, short, tmp_path / "a", seed=4)
+    second = train_reid(small_synthetic, short, tmp_path / "b", seed=4)
+    assert (first["mAP"], first["rank1"]) == (second["mAP"], second["rank1"])
+
+
+def test_imagenet_weights_missing_or_loaded(tmp_path, monkeypatch):
+    torchreid = import_torchreid()
+    model = torchreid.reid.models.build_model("resnet18", num_classes=5, loss="softmax", pretrained=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(InputError, match=r"ImageNet weights for resnet18 not found at .*resnet18-5c106cde.pth .*--weights PATH"):
+        load_imagenet_weights(model, "resnet18", None)
+    imagenet = torchreid.reid.models.build_model("resnet18", num_classes=1000, loss="softmax", pretrained=False)
+    torch.save(imagenet.state_dict(), tmp_path / "r18.pth")
+    copied = load_imagenet_weights(model, "resnet18", tmp_path / "r18.pth")
+    assert copied == len(model.state_dict()) - 2  # everything but the new classifier's weight and bias
+    assert torch.equal(model.conv1.weight, imagenet.conv1.weight)
+
+
+def test_torchreid_checkpoints_load_with_weights_only(tmp_path):
+    import numpy as np
+
+    torchreid = import_torchreid()
+    torchreid.reid.utils.save_checkpoint({"state_dict": {"w": torch.ones(1)}, "epoch": 3, "rank1": np.float64(0.5)},
+                                         str(tmp_path), is_best=False)
+    checkpoint = load_torchreid_checkpoint(str(tmp_path / "model.pth.tar-3"))
+    assert checkpoint["rank1"] == 0.5 and checkpoint["epoch"] == 3
+
+
+def _cli(root, tmp_path, config="configs/demo.yaml"):
+    return subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config", config,
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1])
+
+
+def test_bad_folders_exit_2_before_training(tmp_path, small_synthetic):
+    root = tmp_path / "copy"
+    shutil.copytree(small_synthetic, root)
+    (tmp_path / "flat").mkdir()
+    result = _cli(tmp_path / "flat", tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == \
+        f"error: {tmp_path / 'flat' / 'bounding_box_train'}: missing Market-1501 split folder 'bounding_box_train'"
+    for image in (root / "query").glob("*.jpg"):
+        image.unlink()
+    result = _cli(root, tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == f"error: {root / 'query'}: no usable images in this split"
+    query = sorted((small_synthetic / "query").glob("*.jpg"))[0]
+    shutil.copy(query, root / "query" / query.name)
+    for image in (root / "bounding_box_test").glob(query.name[:4] + "_*.jpg"):
+        image.unlink()
+    result = _cli(root, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {root / 'query' / query.name}: query identity {int(query.name[:4])} has "
+                                    "no gallery image from another camera")
+    assert not (tmp_path / "out").exists()

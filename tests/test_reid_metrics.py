@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from augreid.compat import torchreid_evaluate
+from augreid.metrics.reid import evaluate
+
+# gallery:     g0 g1 g2 g3 g4 g5 g6 g7
+G_PIDS = np.array([1, 1, 2, 0, -1, 1, 3, 2])
+G_CAMS = np.array([1, 2, 1, 3, 2, 3, 1, 2])
+
+
+def test_hand_computed_cmc_and_map():
+    q_pids, q_cams = np.array([1, 2, 9]), np.array([1, 2, 1])
+    distances = np.array([
+        [0.1, 0.5, 0.2, 0.3, 0.15, 0.9, 0.4, 0.6],
+        [0.7, 0.3, 0.2, 0.1, 0.8, 0.4, 0.5, 0.05],
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],  # identity 9 is not in the gallery: left out
+    ])
+    cmc, mean_ap, valid = evaluate(distances, q_pids, G_PIDS, q_cams, G_CAMS, max_rank=6)
+    # query 1 (cam 1): g0 is the same camera and g4 junk, so the ranking is g2 g3 g6 [g1] g7 [g5]
+    #   AP = (1/4 + 2/6) / 2; query 2 (cam 2): g7 same camera, g4 junk: g3 [g2] g1 g5 g6 g0, AP = 1/2
+    assert valid == 2
+    assert mean_ap == pytest.approx(((1 / 4 + 2 / 6) / 2 + 1 / 2) / 2)
+    np.testing.assert_allclose(cmc, [0.0, 0.5, 0.5, 1.0, 1.0, 1.0])
+
+
+def test_small_gallery_caps_the_curve_and_no_valid_query_is_an_error():
+    cmc, _, _ = evaluate(np.zeros((1, 3)), np.array([1]), np.array([1, 2, 3]), np.array([1]), np.array([2, 2, 2]))
+    assert len(cmc) == 3
+    with pytest.raises(ValueError, match="no query"):
+        evaluate(np.zeros((1, 2)), np.array([1]), np.array([1, 2]), np.array([1]), np.array([1, 1]))
+
+
+def test_equals_torchreid_on_the_same_features():
+    rng = np.random.default_rng(0)
+    q_pids = rng.integers(1, 30, 80)
+    g_pids = np.concatenate([rng.integers(0, 30, 400), q_pids])
+    g_pids[:15] = -1
+    q_cams, g_cams = rng.integers(1, 7, 80), rng.integers(1, 7, len(g_pids))
+    distances = rng.random((80, len(g_pids))).astype(np.float32)
+    cmc, mean_ap, _ = evaluate(distances, q_pids, g_pids, q_cams, g_cams)
+    real = g_pids != -1  # torchreid drops junk when it loads Market-1501; its ranking never sees it
+    ref_cmc, ref_map = torchreid_evaluate(distances[:, real], q_pids, g_pids[real], q_cams, g_cams[real])
+    assert mean_ap == pytest.approx(ref_map, abs=1e-9)
+    np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
