@@ -33,8 +33,11 @@ demo: setup
 	  --config configs/demo.yaml --out $(DEMO)/generators/$$g --resume || exit 1; done
 	@for g in pona patn duplicate; do $(BIN)/python -m augreid.generate --portion 0.4 --generator $$g \
 	  --data-root $(DEMO)/data --out $(DEMO)/augmented/$${g}_p0.4_s0 || exit 1; done
-	@echo "demo: data set, demo PoNA / PATN generators and augmented sets at p = 0.4 are under $(DEMO)/."
-	@echo "demo: re-ID training and the Table VI report are not implemented yet (issues 5-6)."
+	@$(BIN)/python -m augreid.reid --data-root $(DEMO)/data --config configs/demo.yaml --out $(DEMO)/reid/original
+	@$(BIN)/python -m augreid.reid --data-root $(DEMO)/augmented/pona_p0.4_s0 --config configs/demo.yaml \
+	  --out $(DEMO)/reid/pona_p0.4
+	@echo "demo: data set, demo generators, augmented sets at p = 0.4 and two re-ID baselines are under $(DEMO)/."
+	@echo "demo: the Prefect flow over all generators and portions, with the Table VI report, is not implemented yet (issue 6)."
 
 test: setup
 	@$(BIN)/python -m pytest -q
