@@ -100,3 +100,10 @@ def test_bad_folders_exit_2_before_training(tmp_path, small_synthetic):
     assert result.stderr.startswith(f"error: {root / 'query' / query.name}: query identity {int(query.name[:4])} has "
                                     "no gallery image from another camera")
     assert not (tmp_path / "out").exists()
+
+
+def test_registering_the_dataset_twice_is_harmless():
+    from augreid.compat import TORCHREID_DATASET, register_dataset
+    from augreid.reid_data import MarketLayoutDataset
+
+    assert register_dataset(MarketLayoutDataset) == register_dataset(MarketLayoutDataset) == TORCHREID_DATASET
