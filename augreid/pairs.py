@@ -68,9 +68,6 @@ class PairBatches(torch.utils.data.Dataset):
         self.pairs, self.image_dir, self.annotations = pairs, image_dir, annotations
         self.batch_size, self.seed = batch_size, seed
 
-    def __len__(self) -> int:
-        return 2**62  # indexed by iteration; the sampler decides which iterations are drawn
-
     def indices(self, step: int) -> np.ndarray:
         return np.random.default_rng([self.seed, step]).integers(len(self.pairs), size=self.batch_size)
 
