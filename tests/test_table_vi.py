@@ -1,0 +1,43 @@
+import pandas as pd
+import pytest
+from PIL import Image
+
+from augreid.table_vi import results_frame, summarise, to_markdown, write_report
+
+RUNS = [
+    {"generator": "pona", "portion": 0.2, "seed": 0, "mAP": 50.0, "rank1": 70.0},
+    {"generator": "pona", "portion": 0.2, "seed": 1, "mAP": 54.0, "rank1": 72.0},
+    {"generator": "none", "portion": 0.2, "seed": 0, "mAP": 40.0, "rank1": 60.0},
+    {"generator": "none", "portion": 0.2, "seed": 1, "mAP": 42.0, "rank1": 62.0},
+    {"generator": "none", "portion": 1.0, "seed": 0, "mAP": 70.0, "rank1": 85.0},
+    {"generator": "none", "portion": 1.0, "seed": 1, "mAP": 72.0, "rank1": 87.0},
+]
+
+
+def test_summary_shares_the_full_row_and_averages_seeds():
+    summary = summarise(results_frame(RUNS), ["pona", "none"])
+    assert list(summary["generator"]) == ["pona", "pona", "none", "none"]
+    pona_02 = summary[(summary["generator"] == "pona") & (summary["portion"] == 0.2)].iloc[0]
+    assert pona_02["mAP_mean"] == 52.0 and pona_02["mAP_std"] == pytest.approx(2 ** 0.5 * 2)  # sample std of 50, 54
+    assert pona_02["seeds"] == 2
+    full = summary[summary["portion"] == 1.0]
+    assert list(full["mAP_mean"]) == [71.0, 71.0]  # one shared run set fills p = 1.0 for every generator
+
+
+def test_markdown_table_has_a_row_per_generator_and_a_column_per_portion():
+    markdown = to_markdown(summarise(results_frame(RUNS), ["pona", "none"]))
+    assert markdown.splitlines() == [
+        "| generator | p = 0.2 | p = 1 |",
+        "|---|---|---|",
+        "| pona | 52.0 ± 2.8 (r1 71.0) | 71.0 ± 1.4 (r1 86.0) |",
+        "| none | 41.0 ± 1.4 (r1 61.0) | 71.0 ± 1.4 (r1 86.0) |",
+    ]
+
+
+def test_single_seed_cells_carry_no_spread(tmp_path):
+    summary = summarise(results_frame(RUNS[::2]), ["pona", "none"])
+    paths = write_report(summary, tmp_path)
+    assert "| pona | 50.0 (r1 70.0) | 70.0 (r1 85.0) |" in open(paths["markdown"]).read()
+    csv = pd.read_csv(paths["csv"])
+    assert list(csv.columns) == ["generator", "portion", "seeds", "mAP_mean", "mAP_std", "rank1_mean", "rank1_std"]
+    assert Image.open(paths["plot"]).format == "PNG"
