@@ -8,7 +8,6 @@ ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x1
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import time
@@ -18,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from augreid.config import GeneratorArchitecture
+from augreid.device import mixed_precision
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators import build_generator
 from augreid.generators.checkpoint import load_generator
@@ -45,9 +45,8 @@ def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, 
     cuda = device.type == "cuda"
     if cuda:
         image, maps = (t.contiguous(memory_format=torch.channels_last) for t in (image, maps))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), mixed_precision(device):
         for _ in range(3 if cuda else 1):
             model(image, maps)
         sync()

@@ -25,13 +25,13 @@ from tqdm import tqdm
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text
 from augreid.conditions import MODES, choose_condition
+from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.inference import transfer
 from augreid.images import load_image, save_image
-from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, MarketName, annotation_file, parse_name, scan_split
+from augreid.market import SPLIT_DIRS, MarketName, annotation_file, parse_name, scan_split
 from augreid.portion import check_portion, keep_portion
-from augreid.train_generator import pick_device
 
 MODELS = ("pona", "patn")
 CONTROLS = ("none", "duplicate", "real")

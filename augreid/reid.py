@@ -7,10 +7,8 @@ Trains the config's `reid:` model (ResNet-50 by default) with torchreid's softma
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -20,10 +18,10 @@ import torch
 from augreid.atomic import atomic_file, atomic_write_text
 from augreid.compat import TORCHREID_DATASET, import_torchreid, register_dataset
 from augreid.config import ReidConfig, load_config
+from augreid.device import mixed_precision, pick_device, weights_cache_dir
 from augreid.errors import InputError, exit_on_input_error
 from augreid.metrics.reid import evaluate
 from augreid.reid_data import MarketLayoutDataset, market_lists
-from augreid.train_generator import pick_device
 
 torchreid = import_torchreid()
 RANKS = (1, 5, 10)
@@ -40,8 +38,7 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
         images, pids = self.parse_data_for_train(data)
         if self.use_gpu:
             images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.mixed_precision else contextlib.nullcontext()
-        with autocast:
+        with mixed_precision(torch.device("cuda" if self.use_gpu else "cpu"), self.mixed_precision):
             outputs = self.model(images)
         loss = self.compute_loss(self.criterion, outputs.float(), pids)
         self.optimizer.zero_grad()
@@ -58,9 +55,7 @@ def imagenet_weights_path(model: str, weights: str | Path | None) -> Path:
     if model not in urls:
         raise InputError(f"reid.pretrained: no default ImageNet weights file for '{model}'; pass --weights PATH "
                          "or set reid.pretrained: false")
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(torch_home) / "hub" / "checkpoints" / urls[model].rsplit("/", 1)[1]
+    return weights_cache_dir() / urls[model].rsplit("/", 1)[1]
 
 
 def load_imagenet_weights(model: torch.nn.Module, name: str, weights: str | Path | None) -> int:
@@ -89,8 +84,7 @@ def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.nd
         images, batch_pids, batch_camids = engine.parse_data_for_eval(data)
         if engine.use_gpu:
             images = images.cuda(non_blocking=True)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if engine.mixed_precision else contextlib.nullcontext()
-        with autocast:
+        with mixed_precision(torch.device("cuda" if engine.use_gpu else "cpu"), engine.mixed_precision):
             features.append(engine.model(images).float().cpu())
         pids.append(batch_pids.numpy())
         camids.append(batch_camids.numpy())

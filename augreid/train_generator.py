@@ -23,6 +23,7 @@ from tqdm import tqdm
 from augreid.annotations import read_annotations
 from augreid.atomic import atomic_write_text
 from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
+from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import TRAINING_FORMAT, generator_payload, load, save
 from augreid.generators.gan import PoseTransferGAN
@@ -35,14 +36,6 @@ from augreid.quality import score_generator
 
 HELDOUT_PAIRS = 200
 SAMPLE_ROWS = 4
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
-    return torch.device(requested)
 
 
 def learning_rate(step: int, lr: float, iterations: int, decay_iterations: int) -> float:

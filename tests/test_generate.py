@@ -11,7 +11,6 @@ import pytest
 from augreid import generate as generate_module
 from augreid.annotations import read_annotations, write_annotations
 from augreid.conditions import pose_distances
-from augreid.errors import InputError
 from augreid.generate import augment, plan_augmentation
 from augreid.market import parse_name, scan_split
 from augreid.portion import keep_portion, kept_count

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from augreid.config import GeneratorArchitecture, GeneratorTrainingConfig
+from augreid.device import mixed_precision
 from augreid.generators import build_discriminators, build_generator
 from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_loss
 from augreid.heatmap import pose_pair_maps
@@ -38,9 +39,7 @@ class PoseTransferGAN(nn.Module):
         self.pools = {"appearance": ImagePool(config.pool_size), "pose": ImagePool(config.pool_size)}
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda" and self.config.mixed_precision:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return mixed_precision(self.device, self.config.mixed_precision)
 
     def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         move = dict(device=self.device, non_blocking=True)

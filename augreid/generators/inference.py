@@ -1,12 +1,11 @@
 """Pose transfer with a trained generator: condition images and poses in, images in the target poses out."""
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 from torch import nn
 
+from augreid.device import mixed_precision
 from augreid.heatmap import pose_pair_maps
 from augreid.images import to_pixels, to_tensor
 
@@ -18,6 +17,5 @@ def transfer(generator: nn.Module, condition: np.ndarray, condition_pose: np.nda
     device = torch.device(device)
     images = to_tensor(condition).to(device)
     maps = pose_pair_maps(condition_pose, target_pose, device=device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    with autocast:
+    with mixed_precision(device):
         return to_pixels(generator(images, maps))

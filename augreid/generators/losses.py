@@ -1,7 +1,6 @@
 """Training losses of PATN / PoNA: L1, VGG19 perceptual (conv1_2), adversarial, and the pool of past fakes."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -9,6 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from augreid.compat import import_torchvision
+from augreid.device import weights_cache_dir
 from augreid.errors import InputError
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -18,9 +18,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def default_vgg_path() -> Path:
     """Where torchvision caches the ImageNet VGG19 weights: $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth."""
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(torch_home) / "hub" / "checkpoints" / VGG19_FILE
+    return weights_cache_dir() / VGG19_FILE
 
 
 def _missing_vgg_message(path: Path, reason: str) -> str:
