@@ -1,0 +1,1 @@
+"""Prefect orchestration of augreid's steps; the library itself never imports Prefect."""
