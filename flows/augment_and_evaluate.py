@@ -61,35 +61,37 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     load_config(config)  # a bad config file fails here too
 
 
+def cached(task_function, out: Path, marker: str):
+    """The task, answering from Prefect's cache only while its output is still on disk (someone may have
+    deleted `outputs/`); otherwise it runs again and refreshes the cache entry."""
+    return task_function.with_options(refresh_cache=not (out / marker).exists())
+
+
 @task(**CACHED)
-def prepare_data(config: str, config_sha256: str, data_root: str | None, output: str) -> dict:
+def prepare_data(config: str, config_sha256: str, data_root: str | None, out: str) -> dict:
     """The data set: the given root, or the synthetic stand-in built from the config (reused when present)."""
     if data_root is None:
-        data_root = str(Path(output) / "data")
+        data_root = out
         build_synthetic_market(data_root, load_config(config).synthetic, seed=0, progress=False)
     return {"root": data_root, "sha256": folder_digest(data_root)}
 
 
 @task(**CACHED)
-def train_generator_task(name: str, data: dict, config: str, config_sha256: str, output: str) -> dict:
-    out = Path(output) / "generators" / f"{name}_{config_sha256[:8]}_{data['sha256'][:8]}"
+def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
     train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False)
-    checkpoint = out / "generator.pt"
+    checkpoint = Path(out) / "generator.pt"
     return {"checkpoint": str(checkpoint), "sha256": file_digest(checkpoint)}
 
 
 @task(**CACHED)
-def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, output: str) -> dict:
-    key = checkpoint["sha256"][:8] if checkpoint else data["sha256"][:8]
-    out = Path(output) / "augmented" / f"{generator}_p{portion:g}_s{seed}_{key}"
+def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
     augment(portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None, seed, out,
             progress=False)
-    return {"root": str(out), "sha256": file_digest(out / "manifest.csv")}
+    return {"root": out, "sha256": file_digest(Path(out) / "manifest.csv")}
 
 
 @task(**CACHED)
-def reid_task(data: dict, config: str, config_sha256: str, seed: int, output: str, label: str) -> dict:
-    out = Path(output) / "reid" / f"{label}_{data['sha256'][:8]}"
+def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str) -> dict:
     return train_reid(data["root"], load_config(config).reid, out, seed=seed)
 
 
@@ -111,19 +113,32 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed."""
     check_parameters(config, data_root, portions, generators, seeds)
     config_sha256 = file_digest(config)
-    data = prepare_data(config, config_sha256, data_root, output)
-    checkpoints = {g: train_generator_task(g, data, config, config_sha256, output) for g in generators if g in MODELS}
+    root = Path(output)
+    data_out = root / "data"
+    # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
+    refresh = data_root is not None or not (data_out / "synthetic.json").exists()
+    data = prepare_data.with_options(refresh_cache=refresh)(config, config_sha256, data_root, str(data_out))
+    checkpoints = {}
+    for generator in (g for g in generators if g in MODELS):
+        out = root / "generators" / f"{generator}_{config_sha256[:8]}_{data['sha256'][:8]}"
+        checkpoints[generator] = cached(train_generator_task, out, "summary.json")(
+            generator, data, config, config_sha256, str(out))
     runs = []
     for seed in seeds:
         if FULL in portions:
-            runs.append(("none", FULL, seed, reid_task.submit(data, config, config_sha256, seed, output,
-                                                              f"full_s{seed}")))
+            out = root / "reid" / f"full_s{seed}_{config_sha256[:8]}_{data['sha256'][:8]}"
+            runs.append(("none", FULL, seed, cached(reid_task, out, "metrics.json").submit(
+                data, config, config_sha256, seed, str(out))))
         for generator in generators:
+            key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
             for portion in (p for p in portions if p != FULL):
-                augmented = augment_task.submit(portion, data, generator, checkpoints.get(generator), seed, output)
-                label = f"{generator}_p{portion:g}_s{seed}"
-                runs.append((generator, portion, seed,
-                             reid_task.submit(augmented, config, config_sha256, seed, output, label)))
+                name = f"{generator}_p{portion:g}_s{seed}_{key}"
+                augmented_out = root / "augmented" / name
+                augmented = cached(augment_task, augmented_out, "manifest.csv").submit(
+                    portion, data, generator, checkpoints.get(generator), seed, str(augmented_out))
+                reid_out = root / "reid" / f"{name}_{config_sha256[:8]}"
+                runs.append((generator, portion, seed, cached(reid_task, reid_out, "metrics.json").submit(
+                    augmented, config, config_sha256, seed, str(reid_out))))
     results = [{"generator": g, "portion": p, "seed": s, "mAP": future.result()["mAP"],
                 "rank1": future.result()["rank1"]} for g, p, s, future in runs]
     return report_task(results, generators, output)

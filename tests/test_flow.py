@@ -64,6 +64,17 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     unchanged = {p: p.stat().st_mtime_ns for p in written if "report" not in p.parts}
     assert unchanged == {p: t for p, t in written.items() if "report" not in p.parts}  # every step reused
 
+    import shutil
+
+    augmented = next((tmp_path / "run" / "augmented").glob("pona_p0.5_*"))
+    shutil.rmtree(augmented)  # a user cleans up part of the outputs: the cache must not answer with a ghost
+    metrics = next((tmp_path / "run" / "reid").glob("pona_p0.5_*")) / "metrics.json"
+    metrics.unlink()
+    third = augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none"], seeds=[0],
+                                 output=output)
+    assert third["table"] == result["table"]
+    assert (augmented / "manifest.csv").is_file() and metrics.is_file()
+
 
 def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_path):
     with pytest.raises(ValueError, match="portions: 0.0 is outside"):
