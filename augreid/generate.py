@@ -10,7 +10,6 @@ filled images, `bounding_box_test/` and `query/` linked from the source), its an
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -23,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
-from augreid.atomic import atomic_file, atomic_write_text
+from augreid.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.conditions import MODES, choose_condition
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
@@ -66,14 +65,6 @@ def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: fl
                              image["name"], generator))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     return manifest.sort_values(["pid", "name"], kind="stable").reset_index(drop=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _link(source: Path, link: Path) -> None:
@@ -186,7 +177,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
                              f"`python -m augreid.train_generator --generator {generator} --data-root DIR "
                              "--config configs/demo.yaml --out DIR`, then pass --checkpoint DIR/generator.pt)")
         model, _ = load_generator(checkpoint, name=generator)
-        checkpoint_digest = _sha256(checkpoint)
+        checkpoint_digest = file_sha256(checkpoint)
 
     run = {"data_root": str(data_root.resolve()), "portion": portion, "seed": seed, "generator": generator,
            "checkpoint_sha256": checkpoint_digest, "condition": condition_mode}

@@ -33,12 +33,13 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
     def __init__(self, *args, mixed_precision: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.mixed_precision = mixed_precision and self.use_gpu
+        self.device = torch.device("cuda" if self.use_gpu else "cpu")
 
     def forward_backward(self, data):
         images, pids = self.parse_data_for_train(data)
         if self.use_gpu:
             images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
-        with mixed_precision(torch.device("cuda" if self.use_gpu else "cpu"), self.mixed_precision):
+        with mixed_precision(self.device, self.mixed_precision):
             outputs = self.model(images)
         loss = self.compute_loss(self.criterion, outputs.float(), pids)
         self.optimizer.zero_grad()
@@ -84,7 +85,7 @@ def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.nd
         images, batch_pids, batch_camids = engine.parse_data_for_eval(data)
         if engine.use_gpu:
             images = images.cuda(non_blocking=True)
-        with mixed_precision(torch.device("cuda" if engine.use_gpu else "cpu"), engine.mixed_precision):
+        with mixed_precision(engine.device, engine.mixed_precision):
             features.append(engine.model(images).float().cpu())
         pids.append(batch_pids.numpy())
         camids.append(batch_camids.numpy())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
@@ -21,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from augreid.annotations import read_annotations
-from augreid.atomic import atomic_write_text
+from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
@@ -60,10 +59,6 @@ def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.n
     return np.concatenate(rows, axis=0)
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
                     resume: bool = False, device: str = "auto", vgg_weights: str | Path | None = None,
                     stop_after: int | None = None, progress: bool = True) -> dict:
@@ -84,7 +79,7 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     dataset = PairBatches(pairs, split_dir(data_root, "train"), annotations, recipe.batch_size, seed)
     run = {"generator": name, "architecture": dataclasses.asdict(architecture),
            "training": dataclasses.asdict(recipe), "seed": seed, "pairs": len(pairs),
-           "annotations_sha256": _file_digest(annotations_path)}
+           "annotations_sha256": file_sha256(annotations_path)[:16]}
 
     checkpoint_path = out / "checkpoint.pt"
     start, state = 0, None

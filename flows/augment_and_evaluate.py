@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.generate import GENERATORS, MODELS, augment
 from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
@@ -28,10 +29,6 @@ DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
 
 
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def folder_digest(root: str | Path) -> str:
     """What a Market-layout folder holds: image names and sizes of every split, and the annotation files."""
     root = Path(root)
@@ -41,7 +38,7 @@ def folder_digest(root: str | Path) -> str:
             digest.update(f"{folder}/{image.name}:{image.stat().st_size}\n".encode())
     for name in ANNOTATION_FILES.values():
         if (root / name).is_file():
-            digest.update(file_digest(root / name).encode())
+            digest.update(file_sha256(root / name).encode())
     return digest.hexdigest()
 
 
@@ -80,14 +77,14 @@ def prepare_data(config: str, config_sha256: str, data_root: str | None, out: st
 def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
     train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False)
     checkpoint = Path(out) / "generator.pt"
-    return {"checkpoint": str(checkpoint), "sha256": file_digest(checkpoint)}
+    return {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint)}
 
 
 @task(**CACHED)
 def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
     augment(portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None, seed, out,
             progress=False)
-    return {"root": out, "sha256": file_digest(Path(out) / "manifest.csv")}
+    return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 
 @task(**CACHED)
@@ -112,7 +109,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                          seeds: list[int] = [0], output: str = "outputs/flow") -> dict:  # noqa: B006
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed."""
     check_parameters(config, data_root, portions, generators, seeds)
-    config_sha256 = file_digest(config)
+    config_sha256 = file_sha256(config)
     root = Path(output)
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config

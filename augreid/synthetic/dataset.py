@@ -177,9 +177,9 @@ def build_synthetic_market(out: str | Path, config: SyntheticConfig = SyntheticC
     out = Path(out)
     marker = _marker(config, seed)
     if out.exists():
-        previous = out / MARKER
-        if previous.is_file() and json.loads(previous.read_text())["input"] == marker:
-            return {**json.loads(previous.read_text()), "reused": True}
+        previous = json.loads((out / MARKER).read_text()) if (out / MARKER).is_file() else {}
+        if previous.get("input") == marker:
+            return {**previous, "reused": True}
         raise InputError(f"{out}: already exists and holds something else than this synthetic set "
                          "(remove it or choose another --out)")
     started = time.perf_counter()
