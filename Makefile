@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo serve test clean
 
 setup: $(STAMP)
 
@@ -24,23 +24,20 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 DEMO := outputs/demo
+# Prefect keeps its database and settings in the repo, never sends analytics, and binds to loopback only.
+PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 \
+  PREFECT_SERVER_API_HOST=127.0.0.1
 
-# Runs the steps that have landed, on the embedded synthetic default; later steps join as they land.
+# The whole study (flow augment-and-evaluate) on the embedded synthetic data set; prints Table VI.
 demo: setup
-	@$(BIN)/python -m augreid.synthetic --config configs/demo.yaml --out $(DEMO)/data
-	@$(BIN)/python -m augreid.pairs --annotations $(DEMO)/data/market-annotation-train.csv --out $(DEMO)/data/market-pairs-train.csv
-	@for g in pona patn; do $(BIN)/python -m augreid.train_generator --generator $$g --data-root $(DEMO)/data \
-	  --config configs/demo.yaml --out $(DEMO)/generators/$$g --resume || exit 1; done
-	@for g in pona patn duplicate; do $(BIN)/python -m augreid.generate --portion 0.4 --generator $$g \
-	  --data-root $(DEMO)/data --out $(DEMO)/augmented/$${g}_p0.4_s0 || exit 1; done
-	@$(BIN)/python -m augreid.reid --data-root $(DEMO)/data --config configs/demo.yaml --out $(DEMO)/reid/original
-	@$(BIN)/python -m augreid.reid --data-root $(DEMO)/augmented/pona_p0.4_s0 --config configs/demo.yaml \
-	  --out $(DEMO)/reid/pona_p0.4
-	@echo "demo: data set, demo generators, augmented sets at p = 0.4 and two re-ID baselines are under $(DEMO)/."
-	@echo "demo: the Prefect flow over all generators and portions, with the Table VI report, is not implemented yet (issue 6)."
+	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO)
+
+# A Prefect server on 127.0.0.1:4200 serving the deployment augment-and-evaluate/local; Ctrl-C stops both.
+serve: setup
+	@$(PREFECT_ENV) $(BIN)/python -m flows.serve --port $(or $(PORT),4200)
 
 test: setup
 	@$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) outputs/demo
+	rm -rf $(VENV) $(DEMO) .prefect

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -150,6 +152,8 @@ def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed:
         "train_images": len(lists["train"]), "train_identities": manager.num_train_pids,
         "query_images": len(lists["query"]), "gallery_images": len(lists["gallery"]), "valid_queries": valid,
         "epochs": config.epochs, "seed": seed, "model": config.model, "device": str(device_),
+        # where it ran: on a work pool with one worker per GPU, the host and the GPU the worker was given
+        "host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "wall_seconds": round(time.perf_counter() - started, 1), "train_seconds": round(train_seconds, 1),
         "images_per_second": round(trained_images / max(train_seconds, 1e-9), 1),
         "data_root": str(data_root.resolve()), "config": dataclasses.asdict(config),

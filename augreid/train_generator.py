@@ -3,7 +3,7 @@
 Trains a pose-transfer GAN on the PATN pair rule of a Market-1501-layout folder, with the recipe of the config's
 `generator_training:` section and the architecture of its `generators:` section. Writes `checkpoint.pt`
 (resumable, every `checkpoint_every` iterations), `generator.pt` (for inference), sample grids under
-`samples/` (condition | target pose | generated | target) and `summary.json` with held-out SSIM against the
+`samples/` (condition | target pose | generated | real target) and `summary.json` with held-out SSIM against the
 copy-the-condition baseline.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import TRAINING_FORMAT, generator_payload, load, save
 from augreid.generators.gan import PoseTransferGAN
 from augreid.generators.losses import PerceptualLoss, load_vgg_conv1_2
+from augreid.gallery import comparison_grid
 from augreid.images import save_image, to_pixels
 from augreid.market import annotation_file, split_dir
 from augreid.pairs import PairBatches, sample_pairs, training_pairs
@@ -51,12 +52,8 @@ def step_seed(seed: int, step: int) -> int:
 
 def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.ndarray:
     """Rows of condition | target pose | generated | target, as one uint8 image."""
-    rows = []
-    for i in range(len(generated)):
-        rows.append(np.concatenate([
-            to_pixels(batch["condition"][i]), draw_skeleton(batch["target_pose"][i].numpy()),
-            to_pixels(generated[i]), to_pixels(batch["target"][i])], axis=1))
-    return np.concatenate(rows, axis=0)
+    return comparison_grid([[to_pixels(batch["condition"][i]), draw_skeleton(batch["target_pose"][i].numpy()),
+                             to_pixels(generated[i]), to_pixels(batch["target"][i])] for i in range(len(generated))])
 
 
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,

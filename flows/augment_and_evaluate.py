@@ -1,45 +1,31 @@
 """Prefect flow `augment-and-evaluate`: the whole Table VI study as one run.
 
 prepare data -> train each generator once -> for each generator x portion x seed: generate -> train re-ID ->
-evaluate -> collect -> report. The tasks only call augreid's library functions. Every task is cached across runs
-on its inputs and its source, and the inputs include digests of what the paths hold (config file, data set,
-generator checkpoint), so a changed file is never answered with a stale result.
+evaluate -> collect -> report. Each generator's training is a child flow `train-generator`, and each
+(generator, portion, seed) a child flow `augment-and-reid`: in this process one after the other, or with
+`fan_out` set, as separate flow runs of the deployments `train-generator/<fan_out>` and
+`augment-and-reid/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
 """
 from __future__ import annotations
 
-import hashlib
+import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import INPUTS, TASK_SOURCE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 
 from augreid.atomic import file_sha256
 from augreid.config import load_config
-from augreid.generate import GENERATORS, MODELS, augment
-from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
-from augreid.reid import train_reid
-from augreid.synthetic import build_synthetic_market
-from augreid.table_vi import FULL, results_frame, summarise, to_markdown, write_report
-from augreid.train_generator import train_generator
+from augreid.generate import GENERATORS, MODELS
+from augreid.table_vi import FULL
+from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, REID_MARKER, augment_task, cached, finished_generator,
+                         finished_reid, prepare_data, reid_task, report_task, train_generator_task)
 
-CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
-
-
-def folder_digest(root: str | Path) -> str:
-    """What a Market-layout folder holds: image names and sizes of every split, and the annotation files."""
-    root = Path(root)
-    digest = hashlib.sha256()
-    for folder in SPLIT_DIRS.values():
-        for image in sorted((root / folder).glob("*.jpg")):
-            digest.update(f"{folder}/{image.name}:{image.stat().st_size}\n".encode())
-    for name in ANNOTATION_FILES.values():
-        if (root / name).is_file():
-            digest.update(file_sha256(root / name).encode())
-    return digest.hexdigest()
+POLL_SECONDS = 2.0
 
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
@@ -58,94 +44,108 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     load_config(config)  # a bad config file fails here too
 
 
-def cached(task_function, out: Path, marker: str):
-    """The task, answering from Prefect's cache only while its output is still on disk (someone may have
-    deleted `outputs/`); otherwise it runs again and refreshes the cache entry."""
-    return task_function.with_options(refresh_cache=not (out / marker).exists())
+def check_fan_out(fan_out: str) -> None:
+    """Both child deployments must exist before anything is trained."""
+    with get_client(sync_client=True) as client:
+        for child in (train_generator_flow, augment_and_reid):
+            try:
+                client.read_deployment_by_name(f"{child.name}/{fan_out}")
+            except ObjectNotFound:
+                raise ValueError(f"fan_out: no deployment '{child.name}/{fan_out}' on this server "
+                                 "(create them with `prefect deploy --all`)") from None
 
 
-@task(**CACHED)
-def prepare_data(config: str, config_sha256: str, data_root: str | None, out: str) -> dict:
-    """The data set: the given root, or the synthetic stand-in built from the config (reused when present)."""
-    if data_root is None:
-        data_root = out
-        build_synthetic_market(data_root, load_config(config).synthetic, seed=0, progress=False)
-    return {"root": data_root, "sha256": folder_digest(data_root)}
+@flow(name="train-generator")
+def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
+    """One generator, trained once per config and data set (resumes a crashed training)."""
+    return cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
 
 
-@task(**CACHED)
-def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False)
-    checkpoint = Path(out) / "generator.pt"
-    return {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint)}
+@flow(name="augment-and-reid")
+def augment_and_reid(generator: str, portion: float, seed: int, data: dict, checkpoint: dict | None, config: str,
+                     config_sha256: str, augmented_out: str | None, reid_out: str) -> dict:
+    """One cell of Table VI: fill the missing (1 - p) with the generator, then train and evaluate re-ID.
+    At p = 1.0 nothing is missing and re-ID trains on the data set itself."""
+    if portion != FULL:
+        data = cached(augment_task, augmented_out, AUGMENTED_MARKER)(portion, data, generator, checkpoint, seed,
+                                                                     augmented_out)
+    return cached(reid_task, reid_out, REID_MARKER)(data, config, config_sha256, seed, reid_out)
 
 
-@task(**CACHED)
-def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
-    augment(portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None, seed, out,
-            progress=False)
-    return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
+def run_children(child, calls: list[dict], fan_out: str | None) -> None:
+    """Run the child flow once per parameter set: here, one after the other, or as flow runs of the deployment
+    `<child>/<fan_out>` that the pool's workers pick up in parallel; returns when all have completed."""
+    if fan_out is None:
+        for parameters in calls:
+            child(**parameters)
+        return
+    name = f"{child.name}/{fan_out}"
+    runs = [run_deployment(name, parameters=parameters, timeout=0) for parameters in calls]
+    get_run_logger().info("%s: %d flow runs handed to the work pool", name, len(runs))
+    with get_client(sync_client=True) as client:
+        pending = {run.id for run in runs}
+        while pending:
+            time.sleep(POLL_SECONDS)
+            for run_id in list(pending):
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    if not state.is_completed():
+                        raise RuntimeError(f"{name}: flow run {run_id} ended {state.name}: {state.message}")
+                    pending.discard(run_id)
 
 
-@task(**CACHED)
-def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str) -> dict:
-    return train_reid(data["root"], load_config(config).reid, out, seed=seed)
-
-
-@task
-def report_task(results: list[dict], generators: list[str], output: str) -> dict:
-    summary = summarise(results_frame(results), generators)
-    paths = write_report(summary, Path(output) / "report")
-    markdown = to_markdown(summary)
-    create_markdown_artifact(markdown=f"# Table VI: re-ID mAP (%)\n\n{markdown}", key="table-vi",
-                             description="re-ID mAP by generator and kept portion")
-    get_run_logger().info("Table VI\n%s", markdown)
-    return {**paths, "table": markdown}
-
-
-@flow(name="augment-and-evaluate", task_runner=ThreadPoolTaskRunner(max_workers=1))
+@flow(name="augment-and-evaluate")
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
                          portions: list[float] = DEFAULT_PORTIONS, generators: list[str] = DEFAULT_GENERATORS,
-                         seeds: list[int] = [0], output: str = "outputs/flow") -> dict:  # noqa: B006
+                         seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
+                         fan_out: str | None = None) -> dict:
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed."""
     check_parameters(config, data_root, portions, generators, seeds)
+    if fan_out is not None:
+        check_fan_out(fan_out)
     config_sha256 = file_sha256(config)
     root = Path(output)
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
     refresh = data_root is not None or not (data_out / "synthetic.json").exists()
     data = prepare_data.with_options(refresh_cache=refresh)(config, config_sha256, data_root, str(data_out))
-    checkpoints = {}
-    for generator in (g for g in generators if g in MODELS):
-        out = root / "generators" / f"{generator}_{config_sha256[:8]}_{data['sha256'][:8]}"
-        checkpoints[generator] = cached(train_generator_task, out, "summary.json")(
-            generator, data, config, config_sha256, str(out))
-    runs = []
+    tag = f"{config_sha256[:8]}_{data['sha256'][:8]}"
+
+    models = [g for g in generators if g in MODELS]
+    generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g in models}
+    run_children(train_generator_flow, [dict(generator=g, data=data, config=config, config_sha256=config_sha256,
+                                             out=out) for g, out in generator_outs.items()], fan_out)
+    checkpoints = {g: finished_generator(out) for g, out in generator_outs.items()}
+
+    cells = []
     for seed in seeds:
         if FULL in portions:
-            out = root / "reid" / f"full_s{seed}_{config_sha256[:8]}_{data['sha256'][:8]}"
-            runs.append(("none", FULL, seed, cached(reid_task, out, "metrics.json").submit(
-                data, config, config_sha256, seed, str(out))))
+            cells.append(dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
+                              config_sha256=config_sha256, augmented_out=None,
+                              reid_out=str(root / "reid" / f"full_s{seed}_{tag}")))
         for generator in generators:
+            # the checkpoint's digest names the set, so a retrained generator never meets a stale set
             key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
             for portion in (p for p in portions if p != FULL):
                 name = f"{generator}_p{portion:g}_s{seed}_{key}"
-                augmented_out = root / "augmented" / name
-                augmented = cached(augment_task, augmented_out, "manifest.csv").submit(
-                    portion, data, generator, checkpoints.get(generator), seed, str(augmented_out))
-                reid_out = root / "reid" / f"{name}_{config_sha256[:8]}"
-                runs.append((generator, portion, seed, cached(reid_task, reid_out, "metrics.json").submit(
-                    augmented, config, config_sha256, seed, str(reid_out))))
-    results = [{"generator": g, "portion": p, "seed": s, "mAP": future.result()["mAP"],
-                "rank1": future.result()["rank1"]} for g, p, s, future in runs]
-    return report_task(results, generators, output)
+                cells.append(dict(generator=generator, portion=portion, seed=seed, data=data,
+                                  checkpoint=checkpoints.get(generator), config=config, config_sha256=config_sha256,
+                                  augmented_out=str(root / "augmented" / name),
+                                  reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}")))
+    run_children(augment_and_reid, cells, fan_out)
+
+    results = [{"generator": c["generator"], "portion": c["portion"], "seed": c["seed"],
+                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1")}} for c in cells]
+    lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
+              if c["generator"] in models}  # the most generated images, first seed
+    galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
+    return report_task(results, generators, galleries, output)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the flow once in this process (`make demo`); a served deployment is the other way in."""
     import argparse
     import sys
-    import time
 
     parser = argparse.ArgumentParser(prog="python -m flows.augment_and_evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/demo.yaml")
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output)
     print(f"\nTable VI: re-ID mAP (%) (r1 rank-1), {time.perf_counter() - started:.0f} s\n\n{report['table']}")
-    print(f"report: {report['markdown']}, {report['csv']}, {report['plot']}")
+    print("report: " + ", ".join(v for k, v in report.items() if k != "table"))
     return 0
 
 

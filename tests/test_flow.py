@@ -7,21 +7,15 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
-import yaml  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 
-TINY = {
-    "synthetic": {"train_identities": 6, "test_identities": 5, "train_images_per_identity": [4, 6],
-                  "test_images_per_identity": [5, 7], "junk_images": 2, "distractor_images": 2},
-    "generators": {"pona": {"blocks": 1, "ngf": 8, "ndf": 8, "discriminator_blocks": 1}},
-    "generator_training": {"iterations": 2, "decay_iterations": 1, "batch_size": 2, "lambda_perceptual": 0,
-                           "sample_every": 2, "checkpoint_every": 2, "workers": 0},
-    "reid": {"model": "osnet_x0_25", "pretrained": False, "height": 64, "width": 32, "batch_size": 8, "epochs": 1,
-             "optimizer": "adam", "lr": 0.003, "stepsize": 1, "fixbase_epochs": 0, "workers": 0},
-}
+TINY = Path(__file__).parent / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +26,8 @@ def harness():
 
 @pytest.fixture()
 def tiny_config(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
+    path = tmp_path / "tiny.yaml"  # one per test: the cache keys include the path, so no test reuses another's
+    shutil.copy(TINY, path)
     return str(path)
 
 
@@ -54,8 +48,9 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert rows[0] == "| generator | p = 0.5 | p = 1 |"
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none"]
     assert rows[2].split("|")[3] == rows[3].split("|")[3]  # the shared p = 1.0 run
-    for key in ("markdown", "csv", "plot"):
+    for key in ("markdown", "csv", "plot", "gallery_pona"):
         assert os.path.isfile(result[key])
+    assert "gallery_none" not in result  # a control generates nothing to show
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.suffix in (".json", ".pt", ".csv")}
     assert sum(p.name == "metrics.json" for p in written) == 3  # pona p0.5, none p0.5, shared p1.0
     again = augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none"], seeds=[0],
@@ -63,8 +58,6 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert again["table"] == result["table"]
     unchanged = {p: p.stat().st_mtime_ns for p in written if "report" not in p.parts}
     assert unchanged == {p: t for p, t in written.items() if "report" not in p.parts}  # every step reused
-
-    import shutil
 
     augmented = next((tmp_path / "run" / "augmented").glob("pona_p0.5_*"))
     shutil.rmtree(augmented)  # a user cleans up part of the outputs: the cache must not answer with a ghost

@@ -1,0 +1,121 @@
+"""The flow's tasks: thin wrappers over augreid's library functions, cached across runs.
+
+Every task is cached on its inputs and its source, and the inputs include digests of what the paths hold (config
+file, data set, generator checkpoint, augmented manifest), so a changed file is never answered with a stale
+result. A cache entry also counts only while the task's output is still on disk (`cached`).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+
+from augreid.atomic import file_sha256
+from augreid.config import load_config
+from augreid.gallery import write_gallery
+from augreid.generate import augment
+from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
+from augreid.reid import train_reid
+from augreid.synthetic import build_synthetic_market
+from augreid.table_vi import results_frame, summarise, to_markdown, write_report
+from augreid.train_generator import train_generator
+
+CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", "manifest.csv", "metrics.json"
+
+
+def folder_digest(root: str | Path) -> str:
+    """What a Market-layout folder holds: image names and sizes of every split, and the annotation files."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for folder in SPLIT_DIRS.values():
+        for image in sorted((root / folder).glob("*.jpg")):
+            digest.update(f"{folder}/{image.name}:{image.stat().st_size}\n".encode())
+    for name in ANNOTATION_FILES.values():
+        if (root / name).is_file():
+            digest.update(file_sha256(root / name).encode())
+    return digest.hexdigest()
+
+
+def cached(task_function, out: str | Path, marker: str):
+    """The task, answering from Prefect's cache only while its output is still on disk (someone may have
+    deleted `outputs/`); otherwise it runs again and refreshes the cache entry."""
+    return task_function.with_options(refresh_cache=not (Path(out) / marker).exists())
+
+
+def finished_generator(out: str | Path) -> dict:
+    """A trained generator as the later steps see it: its checkpoint and that file's digest."""
+    checkpoint = Path(out) / "generator.pt"
+    return {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint)}
+
+
+def finished_reid(out: str | Path) -> dict:
+    return json.loads((Path(out) / REID_MARKER).read_text())
+
+
+@task(**CACHED)
+def prepare_data(config: str, config_sha256: str, data_root: str | None, out: str) -> dict:
+    """The data set: the given root, or the synthetic stand-in built from the config (reused when present)."""
+    if data_root is None:
+        data_root = out
+        build_synthetic_market(data_root, load_config(config).synthetic, seed=0, progress=False)
+    return {"root": data_root, "sha256": folder_digest(data_root)}
+
+
+@task(**CACHED)
+def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
+    summary = train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False)
+    heldout = summary["heldout"]
+    get_run_logger().info("%s: %d iterations at %s it/s on %s; held-out SSIM %.4f (copy %.4f)", name, summary["step"],
+                          summary["iterations_per_second"], summary["device"], heldout["ssim"], heldout["copy_ssim"])
+    return finished_generator(out)
+
+
+@task(**CACHED)
+def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
+    summary = augment(portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None, seed, out,
+                      progress=False)
+    counts = summary["counts"]
+    get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s images/s)", generator, portion,
+                          counts["kept"], counts["filled"], counts["training_images"], summary["images_per_second"])
+    return {"root": out, "sha256": file_sha256(Path(out) / AUGMENTED_MARKER)}
+
+
+@task(**CACHED)
+def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str) -> dict:
+    metrics = train_reid(data["root"], load_config(config).reid, out, seed=seed)
+    get_run_logger().info("re-ID on %s: mAP %.2f, rank-1 %.2f (%d images, %s images/s)", data["root"], metrics["mAP"],
+                          metrics["rank1"], metrics["train_images"], metrics["images_per_second"])
+    return metrics
+
+
+def png_data_url(path: str | Path) -> str:
+    """An image the Prefect UI shows without access to this machine's files."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+@task
+def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], output: str) -> dict:
+    """Table VI (markdown, CSV, plot) and one gallery per generator under `output/report/`, also published as
+    artifacts: the table as markdown, the plot and the galleries as images."""
+    report = Path(output) / "report"
+    summary = summarise(results_frame(results), generators)
+    paths = write_report(summary, report)
+    for generator, sets in galleries.items():
+        if write_gallery(sets["augmented"], sets["source"], report / f"gallery_{generator}.png"):
+            paths[f"gallery_{generator}"] = str(report / f"gallery_{generator}.png")
+    markdown = to_markdown(summary)
+    files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
+    create_markdown_artifact(markdown=f"# Table VI: re-ID mAP (%)\n\nCells: mAP (r1 rank-1).\n\n{markdown}\n{files}\n",
+                             key="table-vi", description="re-ID mAP by generator and kept portion")
+    create_image_artifact(png_data_url(paths["plot"]), key="map-vs-portion", description="mAP against kept portion")
+    for key in (k for k in paths if k.startswith("gallery_")):
+        create_image_artifact(png_data_url(paths[key]), key=key.replace("_", "-"),
+                              description="condition | target pose | generated | real")
+    get_run_logger().info("Table VI\n%s", markdown)
+    return {**paths, "table": markdown}

@@ -1,0 +1,162 @@
+"""End to end, as a user runs it: a real Prefect server on a free loopback port, the deployment served by
+`python -m flows.serve` (what `make serve` runs) and started with `prefect deployment run ... --watch`; then the
+work-pool scale-out of prefect.yaml with two process workers. Every process started here is stopped, also when
+a test fails."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from flows.serve import HOST, api_url, start_server, stop, wait_for_api
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+PREFECT = [sys.executable, "-m", "prefect"]
+RUN_TIMEOUT = 600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def prefect_env(tmp_path):
+    """A Prefect of its own: home (SQLite database) in tmp_path, API on a free loopback port."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_API_URL=api_url(HOST, port),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_WORKER_QUERY_SECONDS="2",
+               PREFECT_WORKER_PREFETCH_SECONDS="2", PYTHONPATH=str(REPO))
+    return {"port": port, "env": env, "url": api_url(HOST, port)}
+
+
+@pytest.fixture()
+def processes():
+    """Processes a test starts, each in its own process group; all stopped at teardown, whatever happened."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in reversed(started):
+        stop(process)
+
+
+def spawn(processes: list, args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    processes.append(process)
+    return process
+
+
+def prefect(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(PREFECT + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def api(url: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(f"{url}{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_deployment(url: str, name: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"serving stopped early:\n{log.read_text()[-3000:]}"
+        try:
+            api(url, f"/deployments/name/{name}")
+            return
+        except (OSError, ValueError):
+            time.sleep(1)
+    raise TimeoutError(f"deployment {name} did not appear within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def table_vi_artifact(url: str) -> str:
+    artifacts = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["table-vi"]}}, "sort": "CREATED_DESC"})
+    assert artifacts, "no artifact with key table-vi"
+    return artifacts[0]["data"]
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    """generator -> its cells, from the Table VI markdown."""
+    rows = [line.split("|")[1:-1] for line in markdown.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+
+
+def run_deployment_cli(name: str, env: dict, params: dict) -> subprocess.CompletedProcess:
+    args = ["deployment", "run", name, "--watch", "--watch-interval", "2"]
+    for key, value in params.items():
+        args += ["--param", f"{key}={json.dumps(value)}"]
+    return prefect(args, env, timeout=RUN_TIMEOUT)
+
+
+def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, processes, tmp_path):
+    env, url = prefect_env["env"], prefect_env["url"]
+    log = tmp_path / "serve.log"
+    serve = spawn(processes, [sys.executable, "-m", "flows.serve", "--port", str(prefect_env["port"])], env, log)
+    wait_for_deployment(url, "augment-and-evaluate/local", serve, log)
+
+    output = tmp_path / "study"
+    run = run_deployment_cli("augment-and-evaluate/local", env, {
+        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none"], "output": str(output)})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + log.read_text()[-3000:]
+    assert "Completed" in run.stdout
+
+    rows = table_rows(table_vi_artifact(url))
+    assert list(rows) == ["pona", "none"]
+    assert all(len(cells) == 2 and all(cells) for cells in rows.values())
+    assert rows["pona"][1] == rows["none"][1]  # the shared p = 1.0 run
+    assert (output / "report" / "table_vi.csv").is_file() and (output / "report" / "gallery_pona.png").is_file()
+
+    bad = run_deployment_cli("augment-and-evaluate/local", env, {
+        "config": str(TINY), "portions": [0.5], "generators": ["vunet"], "output": str(tmp_path / "bad")})
+    assert bad.returncode != 0
+    assert "unknown generator 'vunet'" in log.read_text()
+    assert not (tmp_path / "bad").exists()  # refused before anything was built
+
+    stop(serve)  # what Ctrl-C on `make serve` does: the server goes down with the deployment
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/health", timeout=2)
+
+
+def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_path):
+    env, url = prefect_env["env"], prefect_env["url"]
+    server = start_server(HOST, prefect_env["port"], log=str(tmp_path / "server.log"))
+    processes.append(server)
+    wait_for_api(url, server)
+    server_env = {**env}
+    created = prefect(["work-pool", "create", "augreid", "--type", "process"], server_env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    deployed = prefect(["--no-prompt", "deploy", "--all"], server_env)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    for gpu in ("0", "1"):  # one worker per GPU, as documented; on CPU the variable only labels the worker
+        spawn(processes, PREFECT + ["worker", "start", "--pool", "augreid", "--work-queue", "gpu", "--limit", "1",
+                                    "--name", f"gpu-{gpu}"], {**env, "CUDA_VISIBLE_DEVICES": gpu},
+              tmp_path / f"worker-{gpu}.log")
+    spawn(processes, PREFECT + ["worker", "start", "--pool", "augreid", "--work-queue", "orchestrator",
+                                "--name", "orchestrator"], env, tmp_path / "orchestrator.log")
+
+    output = tmp_path / "study"
+    run = run_deployment_cli("augment-and-evaluate/pool", env, {
+        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none", "duplicate"],
+        "output": str(output)})
+    logs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + logs
+
+    cells = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [
+        api(url, "/deployments/name/augment-and-reid/pool")["id"]]}}})
+    assert len(cells) == 4 and all(c["state_type"] == "COMPLETED" for c in cells)  # 3 generators at p=0.5, 1 shared
+    metrics = [json.loads(p.read_text()) for p in (output / "reid").glob("*/metrics.json")]
+    assert len(metrics) == 4
+    assert {m["cuda_visible_devices"] for m in metrics} == {"0", "1"}  # both workers took cells
+    rows = table_rows(table_vi_artifact(url))
+    assert list(rows) == ["pona", "none", "duplicate"]
