@@ -39,8 +39,7 @@ def pick_generated(manifest: pd.DataFrame, count: int) -> pd.DataFrame:
 
 
 def gallery(augmented_root: str | Path, source_root: str | Path, count: int = 6) -> np.ndarray | None:
-    """The gallery of one augmented set as a uint8 image; None when it holds no generated image (the controls
-    `none` and `duplicate` generate nothing)."""
+    """The gallery of one augmented set as a uint8 image; None when nothing was filled in (the control `none`)."""
     augmented_root, source_root = Path(augmented_root), Path(source_root)
     manifest = pd.read_csv(augmented_root / "manifest.csv", dtype={"condition": str}, keep_default_na=False)
     picked = pick_generated(manifest, count)
@@ -55,7 +54,7 @@ def gallery(augmented_root: str | Path, source_root: str | Path, count: int = 6)
 
 
 def write_gallery(augmented_root: str | Path, source_root: str | Path, out: str | Path, count: int = 6) -> bool:
-    """Write the gallery PNG to `out`; False (and nothing written) when the set holds no generated image."""
+    """Write the gallery PNG to `out`; False (and nothing written) when nothing was filled in."""
     image = gallery(augmented_root, source_root, count)
     if image is None:
         return False

@@ -1,4 +1,5 @@
 """The Prefect flow on a tiny configuration, under Prefect's test harness (a temporary server)."""
+import hashlib
 import os
 import tempfile
 
@@ -14,6 +15,7 @@ import pytest  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
+from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
 
 TINY = Path(__file__).parent / "configs" / "tiny.yaml"
 
@@ -73,3 +75,19 @@ def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_p
     with pytest.raises(ValueError, match="portions: 0.0 is outside"):
         augment_and_evaluate(config=tiny_config, portions=[0.0], generators=["pona"], output=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_tasks_as_plain_functions(tiny_config, tmp_path):
+    data = prepare_data.fn(tiny_config, "unused", None, str(tmp_path / "data"))
+    assert data["root"] == str(tmp_path / "data") and (tmp_path / "data" / "synthetic.json").is_file()
+    assert prepare_data.fn(tiny_config, "unused", None, str(tmp_path / "data")) == data  # reused, same digest
+    annotations = tmp_path / "data" / "market-annotation-train.csv"
+    annotations.write_text(annotations.read_text().replace(",", ", ", 1))
+    assert folder_digest(tmp_path / "data") != data["sha256"]  # any change to the inputs changes the key
+
+    assert cached(reid_task, tmp_path / "absent", "metrics.json").refresh_cache is True
+    assert cached(reid_task, tmp_path / "data", "synthetic.json").refresh_cache is False
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "gen" / "generator.pt").write_bytes(b"weights")
+    assert finished_generator(tmp_path / "gen") == {"checkpoint": str(tmp_path / "gen" / "generator.pt"),
+                                                    "sha256": hashlib.sha256(b"weights").hexdigest()}
