@@ -1,7 +1,7 @@
 """`python -m augreid.bench generators [--device cpu|cuda] [--json]`: speed of the published generators.
 
-For PoNA-3, PoNA-2 and PATN-9 (ngf 64, batch norm) at 128x64, and any `--checkpoint` given: parameters, GFLOPs per image (counted by torch's
-FlopCounterMode: 2 FLOPs per multiply-add) and generated images/s at batch 1 and a large batch, in eval mode,
+For PoNA-3, PoNA-2, PATN-9, APS and GFLA (the published Market-1501 shapes, ngf 64) at 128x64, and any
+`--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per multiply-add) and generated images/s at batch 1 and a large batch, in eval mode,
 as `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
 ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp).
 """
@@ -24,7 +24,7 @@ from augreid.generators.checkpoint import load_generator
 from augreid.generators.layers import parameter_count
 from augreid.pose import IMAGE_SIZE
 
-MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9))
+MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9), ("APS", "aps", 4), ("GFLA", "gfla", 3))
 PAPER_RATIO = 105.18 / 97.37
 DEFAULT_LARGE_BATCH = {"cpu": 16, "cuda": 256}
 

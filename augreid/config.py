@@ -45,14 +45,15 @@ class SyntheticConfig:
             raise ValueError("junk_images and distractor_images must be >= 0")
 
 
-GENERATOR_NAMES = ("pona", "patn")
+GENERATOR_NAMES = ("pona", "patn", "aps", "gfla")
 
 
 @dataclass(frozen=True)
 class GeneratorArchitecture:
-    """A pose-transfer generator's shape; the defaults are PoNA's Market-1501 model (PATN: 9 blocks, no SN)."""
+    """A pose-transfer generator's shape; the defaults are PoNA's Market-1501 model (PATN: 9 blocks, no SN;
+    APS: 4 encoder blocks, no SN)."""
 
-    blocks: int = 3
+    blocks: int = 3  # PoNA / PATN blocks; APS: appearance-encoder blocks (the code is H / 2^blocks high)
     ngf: int = 64
     norm: str = "batch"  # batch (Market-1501) or instance (DeepFashion)
     dropout: float = 0.5
@@ -76,6 +77,12 @@ class GeneratorsConfig:
     pona: GeneratorArchitecture = field(default_factory=GeneratorArchitecture)
     patn: GeneratorArchitecture = field(
         default_factory=lambda: GeneratorArchitecture(blocks=9, discriminator_spectral_norm=False))
+    aps: GeneratorArchitecture = field(
+        default_factory=lambda: GeneratorArchitecture(blocks=4, discriminator_spectral_norm=False))
+    # GFLA: 3 encoder layers, ngf 64 (flow net ngf / 2), discriminator ndf 32 with 3 blocks; instance norm and
+    # spectral norm are fixed by the model, `norm` and `dropout` do not apply
+    gfla: GeneratorArchitecture = field(
+        default_factory=lambda: GeneratorArchitecture(blocks=3, ndf=32, discriminator_blocks=3))
 
     def architecture(self, name: str) -> GeneratorArchitecture:
         if name not in GENERATOR_NAMES:
@@ -115,6 +122,49 @@ class GeneratorTrainingConfig:
 
 
 @dataclass(frozen=True)
+class GFLATrainingConfig:
+    """GFLA's own recipe (its authors' Market-1501 script): two stages, the first `flow_iterations` train the
+    flow-field estimator alone, the rest the whole model; constant learning rates; least-squares GAN."""
+
+    iterations: int = 200_000  # both stages; the authors train "to convergence" and publish no count
+    flow_iterations: int = 50_000
+    decay_iterations: int = 0
+    batch_size: int = 8
+    lr: float = 1e-4
+    discriminator_lr: float = 1e-5
+    beta1: float = 0.0
+    beta2: float = 0.999
+    lambda_correctness: float = 5.0
+    lambda_regularisation: float = 0.0025
+    lambda_l1: float = 5.0
+    lambda_gan: float = 2.0
+    lambda_content: float = 0.5
+    lambda_style: float = 500.0
+    flow_lambda_correctness: float = 20.0  # stage 1
+    flow_lambda_regularisation: float = 0.01
+    correctness_features: str = "vgg"  # vgg (relu3_1, the paper) or patches (4x4 pixel blocks: no VGG weights)
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    workers: int = 4
+    mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1 or self.batch_size < 1 or not 0 <= self.flow_iterations <= self.iterations:
+            raise ValueError("iterations and batch_size must be >= 1, flow_iterations between 0 and iterations")
+        if not 0 <= self.decay_iterations <= self.iterations - self.flow_iterations:
+            raise ValueError("decay_iterations must be between 0 and iterations - flow_iterations")
+        if self.correctness_features not in ("vgg", "patches"):
+            raise ValueError(f"correctness_features must be vgg or patches, got '{self.correctness_features}'")
+        if min(self.sample_every, self.checkpoint_every) < 1 or self.workers < 0:
+            raise ValueError("sample_every and checkpoint_every must be >= 1, workers >= 0")
+
+    @property
+    def needs_vgg(self) -> bool:
+        correctness = max(self.lambda_correctness, self.flow_lambda_correctness if self.flow_iterations else 0.0)
+        return (self.correctness_features == "vgg" and correctness > 0) or self.lambda_content > 0 or self.lambda_style > 0
+
+
+@dataclass(frozen=True)
 class ReidConfig:
     """A torchreid softmax baseline; the defaults are torchreid's ResNet-50 Market-1501 recipe."""
 
@@ -151,7 +201,12 @@ class Config:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
+    gfla_training: GFLATrainingConfig = field(default_factory=GFLATrainingConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
+
+    def training(self, generator: str) -> GeneratorTrainingConfig | GFLATrainingConfig:
+        """The recipe a generator trains with: GFLA has its own, the others share PATN's."""
+        return self.gfla_training if generator == "gfla" else self.generator_training
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:

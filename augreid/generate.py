@@ -1,8 +1,8 @@
 """`python -m augreid.generate --portion P`: the augmented training set of the PoNA paper's Section IV-D.
 
 Keeps a portion p of each identity's training images and fills every missing slot: with a trained generator
-(`pona`, `patn`), conditioned on a kept image of the same identity and the missing image's pose, or with a control
-(`none`: the reduced set alone; `duplicate`: the condition image itself, the same count without pose transfer;
+(`pona`, `patn`, `aps`), conditioned on a kept image of the same identity and the missing image's pose, or with a
+control (`none`: the reduced set alone; `duplicate`: the condition image itself, the same count without pose transfer;
 `real`: the original image, the upper bound). Writes a Market-1501-layout folder (`bounding_box_train/` = kept +
 filled images, `bounding_box_test/` and `query/` linked from the source), its annotation files, `manifest.csv`
 (one row per training image) and `summary.json`.
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.conditions import MODES, choose_condition
+from augreid.config import GENERATOR_NAMES
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import load_generator
@@ -32,7 +33,7 @@ from augreid.images import load_image, save_image
 from augreid.market import SPLIT_DIRS, MarketName, annotation_file, parse_name, scan_split
 from augreid.portion import check_portion, keep_portion
 
-MODELS = ("pona", "patn")
+MODELS = GENERATOR_NAMES
 CONTROLS = ("none", "duplicate", "real")
 GENERATORS = MODELS + CONTROLS
 DEMO_ROOT = Path("outputs/demo")
@@ -44,6 +45,12 @@ def filled_name(target: str, generator: str) -> str:
     """The target's name with the generator as tag: same identity and camera, never a real Market-1501 name."""
     parsed = parse_name(target)
     return str(MarketName(parsed.pid, parsed.camid, parsed.seq, parsed.frame, parsed.box, tag=generator))
+
+
+def demo_checkpoint(generator: str) -> Path:
+    """The newest generator `make demo` trained (its folders are named after the config and data digests)."""
+    found = sorted(DEMO_ROOT.glob(f"generators/{generator}_*/generator.pt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else DEMO_ROOT / "generators" / f"{generator}_*" / "generator.pt"
 
 
 def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: float, seed: int, generator: str,
@@ -171,7 +178,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
                          f"in {annotation_file(data_root, 'train')} ({len(unannotated)} in all)")
     model, checkpoint_digest = None, None
     if generator in MODELS:
-        checkpoint = Path(checkpoint) if checkpoint else DEMO_ROOT / "generators" / generator / "generator.pt"
+        checkpoint = Path(checkpoint) if checkpoint else demo_checkpoint(generator)
         if not checkpoint.is_file():
             raise InputError(f"{checkpoint}: generator checkpoint does not exist (train one with `make demo` or "
                              f"`python -m augreid.train_generator --generator {generator} --data-root DIR "

@@ -1,7 +1,8 @@
-"""`python -m augreid.train_generator --generator pona|patn --data-root DIR --config FILE --out DIR`
+"""`python -m augreid.train_generator --generator pona|patn|aps|gfla --data-root DIR --config FILE --out DIR`
 
 Trains a pose-transfer GAN on the PATN pair rule of a Market-1501-layout folder, with the recipe of the config's
-`generator_training:` section and the architecture of its `generators:` section. Writes `checkpoint.pt`
+`generator_training:` section (GFLA: `gfla_training:`, its two stages on one iteration counter) and the
+architecture of its `generators:` section. Writes `checkpoint.pt`
 (resumable, every `checkpoint_every` iterations), `generator.pt` (for inference), sample grids under
 `samples/` (condition | target pose | generated | real target) and `summary.json` with held-out SSIM against the
 copy-the-condition baseline.
@@ -26,7 +27,9 @@ from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import TRAINING_FORMAT, generator_payload, load, save
 from augreid.generators.gan import PoseTransferGAN
-from augreid.generators.losses import PerceptualLoss, load_vgg_conv1_2
+from augreid.generators.gfla_losses import VGG_LAYERS, VGGFeatures
+from augreid.generators.gfla_training import GFLATraining
+from augreid.generators.losses import PerceptualLoss, load_vgg19, load_vgg_conv1_2
 from augreid.gallery import comparison_grid
 from augreid.images import save_image, to_pixels
 from augreid.market import annotation_file, split_dir
@@ -35,6 +38,7 @@ from augreid.pose import draw_skeleton
 from augreid.quality import score_generator
 
 HELDOUT_PAIRS = 200
+GFLA_WITHOUT_VGG = "set gfla_training.correctness_features: patches, lambda_content: 0 and lambda_style: 0"
 SAMPLE_ROWS = 4
 
 
@@ -56,6 +60,16 @@ def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.n
                              to_pixels(generated[i]), to_pixels(batch["target"][i])] for i in range(len(generated))])
 
 
+def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_weights: str | Path | None,
+                   device: torch.device) -> PoseTransferGAN | GFLATraining:
+    """The model under training with its losses: GFLA's two-stage trainer, or the PATN family's GAN."""
+    if name == "gfla":
+        vgg = VGGFeatures(load_vgg19(vgg_weights, VGG_LAYERS, remedy=GFLA_WITHOUT_VGG)) if recipe.needs_vgg else None
+        return GFLATraining(architecture, recipe, vgg, device)
+    perceptual = PerceptualLoss(load_vgg_conv1_2(vgg_weights)) if recipe.lambda_perceptual > 0 else None
+    return PoseTransferGAN(name, architecture, recipe, perceptual, device)
+
+
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
                     resume: bool = False, device: str = "auto", vgg_weights: str | Path | None = None,
                     stop_after: int | None = None, progress: bool = True) -> dict:
@@ -66,7 +80,7 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist")
-    architecture, recipe = config.generators.architecture(name), config.generator_training
+    architecture, recipe = config.generators.architecture(name), config.training(name)
     device_ = pick_device(device)
     annotations_path = annotation_file(data_root, "train")
     annotations = read_annotations(annotations_path)
@@ -91,9 +105,8 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
         if start == recipe.iterations and (out / "summary.json").is_file():
             return {**json.loads((out / "summary.json").read_text()), "reused": True}
 
-    perceptual = PerceptualLoss(load_vgg_conv1_2(vgg_weights)) if recipe.lambda_perceptual > 0 else None
     torch.manual_seed(seed)  # the initial weights
-    gan = PoseTransferGAN(name, architecture, recipe, perceptual, device_)
+    gan = build_training(name, architecture, recipe, vgg_weights, device_)
     if state is not None:
         gan.load_training_state(state["training_state"])
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +143,7 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     return summary
 
 
-def _save(out: Path, gan: PoseTransferGAN, run: dict, step: int) -> None:
+def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int) -> None:
     save(out / "checkpoint.pt", {"format": TRAINING_FORMAT, "run": run, "step": step,
                                  "training_state": gan.training_state()})
     save(out / "generator.pt", generator_payload(run["generator"], GeneratorArchitecture(**run["architecture"]),

@@ -3,6 +3,7 @@ import torch
 
 from augreid.config import GeneratorArchitecture
 from augreid.generators import build_discriminators, build_generator
+from augreid.generators.aps import AdaPN, AppearanceBlock
 from augreid.generators.layers import parameter_count
 from augreid.generators.patn import PATNBlock
 from augreid.generators.pona import PoseGuidedNonLocalAttention, SelfAttention
@@ -14,6 +15,7 @@ from augreid.generators.pona import PoseGuidedNonLocalAttention, SelfAttention
     ("patn", 9, "batch", 41_365_763),
     ("pona", 3, "instance", 34_329_356),
     ("patn", 9, "instance", 41_358_019),
+    ("aps", 4, "batch", 38_975_939),
 ])
 def test_published_parameter_counts(name, blocks, norm, expected):
     assert parameter_count(build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=64, norm=norm))) == expected
@@ -28,9 +30,9 @@ def test_discriminator_parameter_counts_and_output_map(spectral):
     assert appearance(torch.zeros(2, 6, 128, 64)).shape == (2, 256, 32, 16)
 
 
-@pytest.mark.parametrize("name", ["pona", "patn"])
-def test_generators_map_128x64_to_128x64_in_tanh_range(name):
-    generator = build_generator(name, GeneratorArchitecture(blocks=2, ngf=16)).eval()
+@pytest.mark.parametrize("name, blocks", [("pona", 2), ("patn", 2), ("aps", 4), ("aps", 3)])
+def test_generators_map_128x64_to_128x64_in_tanh_range(name, blocks):
+    generator = build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=16)).eval()
     out = generator(torch.randn(2, 3, 128, 64), torch.rand(2, 36, 128, 64))
     assert out.shape == (2, 3, 128, 64)
     assert out.abs().max() <= 1.0
@@ -79,3 +81,41 @@ def test_patn_block_gates_the_image_update_with_the_pose_mask():
     torch.testing.assert_close(new_image, image + block.image_stream(image) * torch.sigmoid(pose_out))
     assert new_pose.shape == (1, 16, 6, 4)
     torch.testing.assert_close(new_pose, torch.cat([pose_out, new_image], 1))
+
+
+def test_aps_parameter_breakdown_matches_the_reference():
+    aps = build_generator("aps", GeneratorArchitecture(blocks=4, ngf=64))
+    encoder = aps.encoder
+    assert parameter_count(encoder.image_stem) + parameter_count(encoder.pose_stem) == 66_112
+    assert [parameter_count(b) for b in encoder.blocks] == [443_136, 1_771_008, 7_080_960, 9_440_256]
+    assert [parameter_count(b) for b in aps.foreground] == [6_001_152, 3_918_080, 1_139_840, 365_120]
+    assert sum(parameter_count(b.adapn1) + parameter_count(b.adapn2) for b in aps.foreground) == 1_969_920
+    assert sum(parameter_count(s) for s in aps.synthesis) == 8_731_456 and parameter_count(aps.output) == 18_819
+    assert encoder(torch.zeros(1, 3, 128, 64), torch.zeros(1, 18, 128, 64)).shape == (1, 512, 8, 4)  # the code A
+
+
+def test_adapn_normalises_globally_and_styles_each_patch():
+    torch.manual_seed(0)
+    adapn = AdaPN(features=3, code_channels=5, patch=4)
+    x, code = torch.randn(2, 3, 8, 8), torch.randn(2, 5, 2, 2)
+    out = adapn(x, code)
+    act = torch.nn.functional.leaky_relu(x, 0.2)
+    x_hat = (act - act.mean((2, 3), keepdim=True)) / torch.sqrt(act.var((2, 3), unbiased=False, keepdim=True) + 1e-8)
+    beta, gamma = adapn.style(code).chunk(2, dim=1)  # one (beta, gamma) per cell of A
+    for i in range(2):
+        for j in range(2):
+            patch = (..., slice(4 * i, 4 * i + 4), slice(4 * j, 4 * j + 4))
+            expected = x_hat[patch] * (1 + gamma[..., i:i + 1, j:j + 1]) + beta[..., i:i + 1, j:j + 1]
+            torch.testing.assert_close(out[patch], expected)
+
+
+def test_aps_encoder_block_gates_the_image_stream_with_the_pose_attention():
+    torch.manual_seed(0)
+    block = AppearanceBlock(4, 8, norm="instance").eval()
+    image, pose = torch.randn(1, 4, 8, 4), torch.randn(1, 4, 8, 4)
+    new_image, new_pose = block(image, pose)
+    a = block.image_down(image)
+    logits = block.pose_conv(block.pose_down(pose))
+    torch.testing.assert_close(new_image, block.image_conv(a) * torch.sigmoid(logits) + a)
+    torch.testing.assert_close(new_pose, logits)  # the next block's pose input is pre-sigmoid
+    assert new_image.shape == new_pose.shape == (1, 8, 4, 2)

@@ -5,23 +5,41 @@ from torch import nn
 
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
 from augreid.errors import InputError
+from augreid.generators.aps import APSGenerator
 from augreid.generators.discriminators import appearance_discriminator, pose_discriminator
+from augreid.generators.gfla import GFLADiscriminator, GFLAGenerator
 from augreid.generators.patn import PATNGenerator
 from augreid.generators.pona import PoNAGenerator
 
-_GENERATORS = {"pona": PoNAGenerator, "patn": PATNGenerator}
+
+def _gfla(a: GeneratorArchitecture) -> GFLAGenerator:
+    if a.blocks != 3:
+        raise InputError(f"gfla: blocks must be 3 (its local attention sits at the flow's quarter resolution), got {a.blocks}")
+    return GFLAGenerator(ngf=a.ngf, top=8 * a.ngf, flow_ngf=a.ngf // 2, flow_top=4 * a.ngf)
+
+
+_GENERATORS = {
+    "pona": lambda a: PoNAGenerator(blocks=a.blocks, ngf=a.ngf, norm=a.norm, dropout=a.dropout),
+    "patn": lambda a: PATNGenerator(blocks=a.blocks, ngf=a.ngf, norm=a.norm, dropout=a.dropout),
+    "aps": lambda a: APSGenerator(blocks=a.blocks, ngf=a.ngf, norm=a.norm, dropout=a.dropout),
+    "gfla": _gfla,
+}
 assert set(_GENERATORS) == set(GENERATOR_NAMES)
 
 
 def build_generator(name: str, architecture: GeneratorArchitecture) -> nn.Module:
     if name not in _GENERATORS:
         raise InputError(f"unknown generator '{name}' (known: {', '.join(_GENERATORS)})")
-    return _GENERATORS[name](blocks=architecture.blocks, ngf=architecture.ngf, norm=architecture.norm,
-                             dropout=architecture.dropout)
+    return _GENERATORS[name](architecture)
 
 
 def build_discriminators(architecture: GeneratorArchitecture) -> tuple[nn.Module, nn.Module]:
-    """(pose discriminator, appearance discriminator), with the generator's norm and dropout."""
+    """PATN's pair (pose discriminator, appearance discriminator), with the generator's norm and dropout; PoNA
+    and APS use it too."""
     options = dict(ndf=architecture.ndf, blocks=architecture.discriminator_blocks, norm=architecture.norm,
                    dropout=architecture.dropout, use_spectral_norm=architecture.discriminator_spectral_norm)
     return pose_discriminator(**options), appearance_discriminator(**options)
+
+
+def build_gfla_discriminator(architecture: GeneratorArchitecture) -> GFLADiscriminator:
+    return GFLADiscriminator(ndf=architecture.ndf, top=4 * architecture.ndf, layers=architecture.discriminator_blocks)

@@ -21,31 +21,39 @@ def default_vgg_path() -> Path:
     return weights_cache_dir() / VGG19_FILE
 
 
-def _missing_vgg_message(path: Path, reason: str) -> str:
-    return (f"VGG19 ImageNet weights for the perceptual loss are not available ({reason}). Remedies: put "
-            f"{VGG19_FILE} at {path}, or pass --vgg-weights PATH, or set generator_training.lambda_perceptual: 0 "
-            "in the config")
+def _missing_vgg_message(path: Path, reason: str, remedy: str) -> str:
+    return (f"VGG19 ImageNet weights are not available ({reason}). Remedies: put {VGG19_FILE} at {path}, or pass "
+            f"--vgg-weights PATH, or {remedy} in the config")
 
 
-def load_vgg_conv1_2(weights: str | Path | None = None) -> nn.Sequential:
-    """VGG19 up to conv1_2 + ReLU with ImageNet weights, frozen. Downloads them when allowed and possible."""
+def load_vgg19(weights: str | Path | None = None, layers: int = 4,
+               remedy: str = "set generator_training.lambda_perceptual: 0") -> nn.Sequential:
+    """The first `layers` modules of VGG19's `features` with ImageNet weights, frozen (4: up to conv1_2 + ReLU).
+    Downloads the weights when allowed and possible; otherwise an InputError names the remedies."""
     torchvision = import_torchvision()
-    features = torchvision.models.vgg19().features[:4]
+    features = torchvision.models.vgg19().features[:layers]
     path = Path(weights) if weights else default_vgg_path()
     if not path.is_file():
         if weights:
-            raise InputError(_missing_vgg_message(path, f"{path} does not exist"))
+            raise InputError(_missing_vgg_message(path, f"{path} does not exist", remedy))
         try:
             torch.hub.load_state_dict_from_url(torchvision.models.VGG19_Weights.IMAGENET1K_V1.url, progress=False)
         except Exception as err:  # offline, proxy, disk: every failure has the same remedies
-            raise InputError(_missing_vgg_message(path, f"download failed: {type(err).__name__}")) from None
+            raise InputError(_missing_vgg_message(path, f"download failed: {type(err).__name__}", remedy)) from None
+    wanted = set(features.state_dict())
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
-                                  if k.removeprefix("features.").split(".")[0] in {"0", "2"}})
+                                  if k.removeprefix("features.") in wanted})
     except Exception as err:
-        raise InputError(_missing_vgg_message(path, f"{path} is not a VGG19 state dict: {type(err).__name__}")) from None
+        raise InputError(_missing_vgg_message(path, f"{path} is not a VGG19 state dict: {type(err).__name__}",
+                                              remedy)) from None
     return features.eval().requires_grad_(False)
+
+
+def load_vgg_conv1_2(weights: str | Path | None = None) -> nn.Sequential:
+    """VGG19 up to conv1_2 + ReLU: PATN's and PoNA's perceptual features."""
+    return load_vgg19(weights, 4)
 
 
 class PerceptualLoss(nn.Module):

@@ -1,0 +1,145 @@
+"""GFLA's training iteration, in two stages on one counter.
+
+Stage 1 (the first `flow_iterations`): the flow-field estimator alone,
+    L = 20 L_correctness + 0.01 L_regularisation.
+Stage 2: the whole model, from the stage-1 flow weights; the discriminator first, then the generator,
+    L_D = 0.5 (LS(D(real), 1) + LS(D(fake), 0)),
+    L_G = 5 L1 + 2 LS(D(fake), 1) + 5 L_correctness + 0.0025 L_regularisation + 0.5 L_content + 500 L_style.
+Same interface as PoseTransferGAN (step, sample, set_lr, training state), so one trainer drives both.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from augreid.config import GeneratorArchitecture, GFLATrainingConfig
+from augreid.device import mixed_precision
+from augreid.generators import build_generator, build_gfla_discriminator
+from augreid.generators.gfla_losses import (CONTENT_LAYERS, CORRECTNESS_LAYER, STYLE_LAYERS, VGGFeatures,
+                                            affine_regularisation, content_loss, patch_features,
+                                            sampling_correctness, style_loss)
+from augreid.generators.losses import adversarial_loss
+from augreid.heatmap import pose_pair_maps
+
+POSE_CHANNELS = 18
+
+
+class GFLATraining(nn.Module):
+    def __init__(self, architecture: GeneratorArchitecture, config: GFLATrainingConfig, vgg: VGGFeatures | None,
+                 device: torch.device):
+        super().__init__()
+        self.config = config
+        self.device = device
+        self.generator = build_generator("gfla", architecture)
+        self.discriminator = build_gfla_discriminator(architecture)
+        self.vgg = vgg
+        self.iteration = 0  # decides the stage; saved with the training state
+        self.to(device)
+        betas = (config.beta1, config.beta2)
+        self.optimisers = {
+            "flow": torch.optim.Adam(self.generator.flow_net.parameters(), lr=config.lr, betas=betas),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator_lr, betas=betas),
+        }
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return mixed_precision(self.device, self.config.mixed_precision)
+
+    def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        move = dict(device=self.device, non_blocking=True)
+        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move))
+        return batch["condition"].to(**move), batch["target"].to(**move), maps
+
+    def set_lr(self, lr: float) -> None:
+        """The generator's (and the flow stage's) learning rate; the discriminator's keeps its ratio to it."""
+        for name, optimiser in self.optimisers.items():
+            scale = self.config.discriminator_lr / self.config.lr if name == "discriminator" else 1.0
+            for group in optimiser.param_groups:
+                group["lr"] = lr * scale
+
+    def _correctness_features(self, condition: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.config.correctness_features == "patches":
+            return patch_features(condition), patch_features(target)
+        with torch.no_grad():
+            target_features = self.vgg(target, (CORRECTNESS_LAYER,))[CORRECTNESS_LAYER]
+        return self.vgg(condition, (CORRECTNESS_LAYER,))[CORRECTNESS_LAYER], target_features
+
+    def _flow_losses(self, condition: torch.Tensor, target: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        source_features, target_features = self._correctness_features(condition, target)
+        return sampling_correctness(source_features, target_features, flow), affine_regularisation(flow)
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One iteration of the current stage; returns its losses."""
+        stage = 1 if self.iteration < self.config.flow_iterations else 2
+        losses = self._flow_step(batch) if stage == 1 else self._model_step(batch)
+        self.iteration += 1
+        return {"stage": float(stage), **losses}
+
+    def _flow_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.config
+        condition, target, maps = self._inputs(batch)
+        with self._autocast():
+            flow, _ = self.generator.flow_net(condition, maps[:, :POSE_CHANNELS], maps[:, POSE_CHANNELS:])
+        correctness, regularisation = self._flow_losses(condition, target, flow)
+        loss = cfg.flow_lambda_correctness * correctness + cfg.flow_lambda_regularisation * regularisation
+        self.optimisers["flow"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimisers["flow"].step()
+        return {"G": loss.item(), "correctness": correctness.item(), "regularisation": regularisation.item()}
+
+    def _model_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.config
+        condition, target, maps = self._inputs(batch)
+        with self._autocast():
+            fake, flow, _ = self.generator.forward_with_flow(condition, maps)
+            d_loss = 0.5 * (adversarial_loss(self.discriminator(target), True, "lsgan")
+                            + adversarial_loss(self.discriminator(fake.detach()), False, "lsgan"))
+        self.optimisers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimisers["discriminator"].step()
+
+        self.discriminator.requires_grad_(False)
+        with self._autocast():
+            gan = adversarial_loss(self.discriminator(fake), True, "lsgan")
+        self.discriminator.requires_grad_(True)
+        l1 = F.l1_loss(fake.float(), target.float())
+        correctness, regularisation = self._flow_losses(condition, target, flow)
+        content = style = fake.new_zeros((), dtype=torch.float32)
+        if cfg.lambda_content > 0 or cfg.lambda_style > 0:
+            fake_features = self.vgg(fake, CONTENT_LAYERS + STYLE_LAYERS)
+            with torch.no_grad():
+                real_features = self.vgg(target, CONTENT_LAYERS + STYLE_LAYERS)
+            content, style = content_loss(fake_features, real_features), style_loss(fake_features, real_features)
+        loss = (cfg.lambda_l1 * l1 + cfg.lambda_gan * gan + cfg.lambda_correctness * correctness
+                + cfg.lambda_regularisation * regularisation + cfg.lambda_content * content + cfg.lambda_style * style)
+        self.optimisers["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimisers["generator"].step()
+        return {"G": loss.item(), "L1": l1.item(), "G_gan": gan.item(), "correctness": correctness.item(),
+                "regularisation": regularisation.item(), "content": content.item(), "style": style.item(),
+                "D": d_loss.item()}
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        condition, _, maps = self._inputs(batch)
+        self.generator.eval()
+        try:
+            with self._autocast():
+                return self.generator(condition, maps).float()
+        finally:
+            self.generator.train()
+
+    def training_state(self) -> dict:
+        return {"models": {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict()},
+                "optimisers": {name: opt.state_dict() for name, opt in self.optimisers.items()},
+                "iteration": self.iteration}
+
+    def load_training_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["models"]["generator"])
+        self.discriminator.load_state_dict(state["models"]["discriminator"])
+        for name, opt in self.optimisers.items():
+            opt.load_state_dict(state["optimisers"][name])
+        self.iteration = state["iteration"]
