@@ -37,8 +37,9 @@ class VGGFeatures(nn.Module):
 
 def patch_features(image: torch.Tensor, size: int = 4) -> torch.Tensor:
     """Each size x size pixel block as one vector, at 1/size of the resolution: a weight-free stand-in for VGG
-    relu3_1 in the sampling-correctness loss when no ImageNet weights are at hand."""
-    return F.pixel_unshuffle(image, size)
+    relu3_1 in the sampling-correctness loss when no ImageNet weights are at hand. Shifted to [0, 1] so that, like
+    ReLU features, no cosine is negative (the loss divides by the best one)."""
+    return F.pixel_unshuffle((image + 1) / 2, size)
 
 
 def sampling_correctness(source: torch.Tensor, target: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,9 @@ class GFLATraining(nn.Module):
         return self.vgg(condition, (CORRECTNESS_LAYER,))[CORRECTNESS_LAYER], target_features
 
     def _flow_losses(self, condition: torch.Tensor, target: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if not torch.isfinite(flow).all():
+            raise FloatingPointError(f"gfla: the flow field diverged at iteration {self.iteration} (non-finite "
+                                     "values); lower gfla_training.lr")
         source_features, target_features = self._correctness_features(condition, target)
         return sampling_correctness(source_features, target_features, flow), affine_regularisation(flow)
 
