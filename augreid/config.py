@@ -143,6 +143,7 @@ class GFLATrainingConfig:
     flow_lambda_correctness: float = 20.0  # stage 1
     flow_lambda_regularisation: float = 0.01
     correctness_features: str = "vgg"  # vgg (relu3_1, the paper) or patches (4x4 pixel blocks: no VGG weights)
+    augmentation: bool = True  # random affine on source (+-5 deg, +-5 px, 0.95-1.05) and, damped, on target
     sample_every: int = 1000
     checkpoint_every: int = 1000
     workers: int = 4

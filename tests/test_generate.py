@@ -20,10 +20,10 @@ from test_train_generator import TINY
 
 @pytest.fixture(scope="module")
 def tiny_generators(tmp_path_factory, small_synthetic):
-    """A 2-iteration PoNA and PATN: enough to test the plumbing, not the quality."""
+    """2-iteration generators: enough to test the plumbing, not the quality."""
     root = tmp_path_factory.mktemp("generators")
     stopped = {}
-    for name in ("pona", "patn"):
+    for name in ("pona", "patn", "aps", "gfla"):
         train_generator(name, small_synthetic, TINY, root / name, seed=0, stop_after=2, progress=False)
         stopped[name] = root / name / "generator.pt"
     return stopped
@@ -56,7 +56,7 @@ def test_keep_portion_per_identity(small_synthetic, portion):
         assert not keep_portion(train, portion, seed=1).equals(kept)
 
 
-@pytest.mark.parametrize("generator", ["pona", "duplicate", "real"])
+@pytest.mark.parametrize("generator", ["pona", "aps", "gfla", "duplicate", "real"])
 @pytest.mark.parametrize("portion", [0.2, 0.6])
 def test_augmented_set_has_the_original_counts_and_poses(tmp_path, small_synthetic, tiny_generators, generator, portion):
     train, annotations = _source(small_synthetic)

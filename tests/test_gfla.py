@@ -110,3 +110,22 @@ def test_demo_recipe_needs_no_vgg_and_the_market_recipe_does():
     assert load_config("configs/market1501.yaml").training("gfla").needs_vgg
     assert dataclasses.replace(GFLATrainingConfig(), correctness_features="patches", lambda_content=0,
                                lambda_style=0).needs_vgg is False
+
+
+def test_random_affine_moves_image_and_keypoints_alike():
+    from augreid.generators.gfla_training import random_affine
+
+    image = -torch.ones(2, 3, 128, 64)
+    keypoints = torch.tensor([[[40.0, 20.0]] + [[-1.0, -1.0]] * 17, [[90.0, 45.0]] + [[-1.0, -1.0]] * 17])
+    for b, (y, x) in enumerate(keypoints[:, 0].long().tolist()):
+        image[b, :, y - 1:y + 2, x - 1:x + 2] = 1.0  # a bright 3x3 dot on each keypoint
+    angle, shift, scale = torch.tensor([0.08, -0.06]), torch.tensor([[4.0, -3.0], [-5.0, 2.5]]), torch.tensor([1.04, 0.96])
+    warped, moved = random_affine(image, keypoints, angle, shift, scale)
+    for b in range(2):
+        brightest = divmod(int(warped[b, 0].argmax()), 64)
+        assert abs(brightest[0] - moved[b, 0, 0].item()) <= 1 and abs(brightest[1] - moved[b, 0, 1].item()) <= 1
+    assert (moved[:, 1:] == -1).all()  # missing joints stay missing
+    assert warped[0, :, 0, 0].abs().max() < 0.05  # uncovered corners are grey (0 in [-1, 1])
+    same, unmoved = random_affine(image, keypoints, torch.zeros(2), torch.zeros(2, 2), torch.ones(2))
+    torch.testing.assert_close(same, image)
+    torch.testing.assert_close(unmoved, keypoints)

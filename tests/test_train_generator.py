@@ -7,16 +7,20 @@ import pytest
 import torch
 import yaml
 
-from augreid.config import Config, GeneratorArchitecture, GeneratorsConfig, GeneratorTrainingConfig
+from augreid.config import Config, GeneratorArchitecture, GeneratorsConfig, GeneratorTrainingConfig, GFLATrainingConfig
 from augreid.errors import InputError
 from augreid.generators.checkpoint import load_generator
 from augreid.train_generator import learning_rate, train_generator
 
 TINY_ARCH = GeneratorArchitecture(blocks=1, ngf=8, ndf=8, discriminator_blocks=1)
 TINY = Config(
-    generators=GeneratorsConfig(pona=TINY_ARCH, patn=dataclasses.replace(TINY_ARCH, discriminator_spectral_norm=False)),
+    generators=GeneratorsConfig(pona=TINY_ARCH, patn=dataclasses.replace(TINY_ARCH, discriminator_spectral_norm=False),
+                                aps=dataclasses.replace(TINY_ARCH, blocks=2, discriminator_spectral_norm=False),
+                                gfla=GeneratorArchitecture(blocks=3, ngf=8, ndf=8, discriminator_blocks=2)),
     generator_training=GeneratorTrainingConfig(iterations=4, decay_iterations=2, batch_size=2, lambda_perceptual=0,
                                                sample_every=2, checkpoint_every=2, workers=0, pool_size=3),
+    gfla_training=GFLATrainingConfig(iterations=4, flow_iterations=2, batch_size=2, correctness_features="patches",
+                                     lambda_content=0, lambda_style=0, sample_every=2, checkpoint_every=2, workers=0),
 )
 
 
@@ -26,14 +30,13 @@ def test_learning_rate_is_constant_then_decays_linearly_to_zero():
     assert learning_rate(9, 1.0, 10, 0) == 1.0
 
 
-@pytest.mark.parametrize("name", ["pona", "patn"])
+@pytest.mark.parametrize("name", ["pona", "patn", "aps", "gfla"])
 def test_a_short_run_writes_checkpoints_samples_and_summary(tmp_path, small_synthetic, name):
     summary = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, progress=False)
     assert summary["finished"] and summary["step"] == 4
     assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["heldout"]["pairs"] > 0
-    generator, payload = load_generator(tmp_path / "run" / "generator.pt", name, TINY_ARCH if name == "pona" else
-                                        TINY.generators.patn)
+    generator, payload = load_generator(tmp_path / "run" / "generator.pt", name, TINY.generators.architecture(name))
     assert payload["step"] == 4 and payload["generator"] == name
     assert generator(torch.zeros(1, 3, 128, 64), torch.zeros(1, 36, 128, 64)).shape == (1, 3, 128, 64)
     again = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, resume=True, progress=False)
@@ -55,6 +58,20 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_syntheti
         assert all(torch.equal(a[k], b[k]) for k in a), part
 
 
+def test_gfla_resumes_exactly_across_its_two_stages(tmp_path, small_synthetic):
+    train_generator("gfla", small_synthetic, TINY, tmp_path / "straight", seed=3, progress=False)
+    first = train_generator("gfla", small_synthetic, TINY, tmp_path / "split", seed=3, stop_after=2, progress=False)
+    assert first["last_losses"]["stage"] == 1.0  # stopped at the end of the flow stage
+    last = train_generator("gfla", small_synthetic, TINY, tmp_path / "split", seed=3, resume=True, progress=False)
+    assert last["last_losses"]["stage"] == 2.0
+    straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["training_state"]
+    split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["training_state"]
+    assert straight["iteration"] == split["iteration"] == 4
+    for part in ("generator", "discriminator"):
+        a, b = straight["models"][part], split["models"][part]
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+
+
 def test_resume_refuses_a_different_run(tmp_path, small_synthetic):
     train_generator("pona", small_synthetic, TINY, tmp_path / "run", seed=3, stop_after=2, progress=False)
     other = dataclasses.replace(TINY, generator_training=dataclasses.replace(TINY.generator_training, lr=1e-3))
@@ -68,6 +85,9 @@ def test_loading_a_mismatched_or_foreign_checkpoint_is_a_clear_error(tmp_path, s
         load_generator(tmp_path / "run" / "generator.pt", "patn", TINY_ARCH)
     with pytest.raises(InputError, match=r"but pona\(blocks=3"):
         load_generator(tmp_path / "run" / "generator.pt", "pona", GeneratorArchitecture())
+    train_generator("aps", small_synthetic, TINY, tmp_path / "aps", seed=0, stop_after=1, progress=False)
+    with pytest.raises(InputError, match=r"holds aps\(blocks=2, .*but gfla\(blocks=3"):
+        load_generator(tmp_path / "aps" / "generator.pt", "gfla", TINY.generators.gfla)
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
     with pytest.raises(InputError, match="not an augreid checkpoint"):
         load_generator(tmp_path / "junk.pt")

@@ -5,11 +5,14 @@ Stage 1 (the first `flow_iterations`): the flow-field estimator alone,
 Stage 2: the whole model, from the stage-1 flow weights; the discriminator first, then the generator,
     L_D = 0.5 (LS(D(real), 1) + LS(D(fake), 0)),
     L_G = 5 L1 + 2 LS(D(fake), 1) + 5 L_correctness + 0.0025 L_regularisation + 0.5 L_content + 500 L_style.
+Training pairs are augmented as published: the source image and keypoints rotated +-5 degrees, shifted +-5 px and
+scaled 0.95-1.05 (grey fill); the target by the same draw with a fifth of the rotation, half the shift, no scale.
 Same interface as PoseTransferGAN (step, sample, set_lr, training state), so one trainer drives both.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 from torch import nn
@@ -23,8 +26,32 @@ from augreid.generators.gfla_losses import (CONTENT_LAYERS, CORRECTNESS_LAYER, S
                                             sampling_correctness, style_loss)
 from augreid.generators.losses import adversarial_loss
 from augreid.heatmap import pose_pair_maps
+from augreid.pose import MISSING
 
 POSE_CHANNELS = 18
+ROTATION, SHIFT, SCALE = math.radians(5), 5.0, 0.05  # source draw: +-5 degrees, +-5 px, 0.95-1.05
+TARGET_ROTATION, TARGET_SHIFT = 0.2, 0.5  # the target takes the same draw, damped, and no scale
+
+
+def random_affine(images: torch.Tensor, keypoints: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor,
+                  scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate (radians), scale about the centre and shift (x, y pixels) images (B, 3, H, W) in [-1, 1] and their
+    (B, 18, 2) keypoints (y, x; -1 stays missing) alike: p' = s R (p - c) + c + t. Uncovered pixels are grey."""
+    _, _, h, w = images.shape
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    s, tx, ty = scale[:, None, None], shift[:, 0, None, None], shift[:, 1, None, None]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=images.dtype, device=images.device),
+                            torch.arange(w, dtype=images.dtype, device=images.device), indexing="ij")
+    dx, dy = xs - cx - tx, ys - cy - ty
+    source_x, source_y = (cos * dx + sin * dy) / s + cx, (-sin * dx + cos * dy) / s + cy  # the inverse map
+    grid = torch.stack([2 * source_x / (w - 1) - 1, 2 * source_y / (h - 1) - 1], dim=-1)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)  # 0 is grey
+    y, x = keypoints[..., 0] - cy, keypoints[..., 1] - cx
+    cos, sin, s, tx, ty = (v[:, :, 0] for v in (cos, sin, s, tx, ty))
+    moved = torch.stack([s * (sin * x + cos * y) + cy + ty, s * (cos * x - sin * y) + cx + tx], dim=-1)
+    missing = (keypoints == MISSING).any(dim=-1, keepdim=True)
+    return warped, torch.where(missing, torch.full_like(moved, MISSING), moved)
 
 
 class GFLATraining(nn.Module):
@@ -48,10 +75,20 @@ class GFLATraining(nn.Module):
     def _autocast(self) -> contextlib.AbstractContextManager:
         return mixed_precision(self.device, self.config.mixed_precision)
 
-    def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    def _inputs(self, batch: dict[str, torch.Tensor], augment: bool = False) -> tuple[torch.Tensor, ...]:
         move = dict(device=self.device, non_blocking=True)
-        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move))
-        return batch["condition"].to(**move), batch["target"].to(**move), maps
+        condition, target = batch["condition"].to(**move), batch["target"].to(**move)
+        condition_pose = batch["condition_pose"].to(**move, dtype=torch.float32)
+        target_pose = batch["target_pose"].to(**move, dtype=torch.float32)
+        if augment:  # one draw per pair from torch's generator, which the trainer seeds per iteration
+            n = len(condition)
+            angle = (torch.rand(n) * 2 - 1).mul(ROTATION).to(self.device)
+            shift = (torch.rand(n, 2) * 2 - 1).mul(SHIFT).to(self.device)
+            scale = (1 + (torch.rand(n) * 2 - 1) * SCALE).to(self.device)
+            condition, condition_pose = random_affine(condition, condition_pose, angle, shift, scale)
+            target, target_pose = random_affine(target, target_pose, TARGET_ROTATION * angle, TARGET_SHIFT * shift,
+                                                torch.ones_like(scale))
+        return condition, target, pose_pair_maps(condition_pose, target_pose)
 
     def set_lr(self, lr: float) -> None:
         """The generator's (and the flow stage's) learning rate; the discriminator's keeps its ratio to it."""
@@ -83,7 +120,7 @@ class GFLATraining(nn.Module):
 
     def _flow_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config
-        condition, target, maps = self._inputs(batch)
+        condition, target, maps = self._inputs(batch, augment=cfg.augmentation)
         with self._autocast():
             flow, _ = self.generator.flow_net(condition, maps[:, :POSE_CHANNELS], maps[:, POSE_CHANNELS:])
         correctness, regularisation = self._flow_losses(condition, target, flow)
@@ -95,7 +132,7 @@ class GFLATraining(nn.Module):
 
     def _model_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config
-        condition, target, maps = self._inputs(batch)
+        condition, target, maps = self._inputs(batch, augment=cfg.augmentation)
         with self._autocast():
             fake, flow, _ = self.generator.forward_with_flow(condition, maps)
             d_loss = 0.5 * (adversarial_loss(self.discriminator(target), True, "lsgan")
