@@ -166,6 +166,19 @@ class GFLATrainingConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    """Generation quality on test pairs: the data root's `market-pairs-test.csv` when present, otherwise `pairs`
+    drawn with `seed` from the test identities."""
+
+    pairs: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pairs < 1:
+            raise ValueError("pairs must be >= 1")
+
+
+@dataclass(frozen=True)
 class ReidConfig:
     """A torchreid softmax baseline; the defaults are torchreid's ResNet-50 Market-1501 recipe."""
 
@@ -203,6 +216,7 @@ class Config:
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
     gfla_training: GFLATrainingConfig = field(default_factory=GFLATrainingConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
 
     def training(self, generator: str) -> GeneratorTrainingConfig | GFLATrainingConfig:

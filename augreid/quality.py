@@ -1,7 +1,17 @@
-"""Generation quality on held-out pairs: SSIM and PSNR of generated vs real target images, beside the
-"copy the condition image" baseline that any useful generator must beat."""
+"""`python -m augreid.quality --data-root DIR --checkpoint FILE [--pairs CSV] --out DIR`: generation quality.
+
+On held-out test pairs (the published `market-pairs-test.csv` format, `from,to`; without it, pairs drawn with a
+seed from the test identities by the training pair rule): SSIM (Gaussian window, sigma 1.5), mask-SSIM (both
+images multiplied by the body mask drawn from the target keypoints) and PSNR of generated against real target
+images, each a mean over pairs, beside the "copy the condition image" baseline on the same pairs. Metrics that need
+pretrained networks (IS, FID, LPIPS, PCKh) are reported as not computed, with the reason, never as a number.
+Writes `quality.json` and `gallery.png` (condition | target pose | generated | real for a fixed sample of pairs).
+"""
 from __future__ import annotations
 
+import argparse
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +19,25 @@ import pandas as pd
 import torch
 from torch import nn
 
-from augreid.annotations import Annotations
+from augreid.annotations import Annotations, read_annotations
+from augreid.atomic import atomic_write_text, file_sha256
+from augreid.device import pick_device, weights_cache_dir
+from augreid.errors import InputError, exit_on_input_error
+from augreid.gallery import comparison_grid
+from augreid.generators.checkpoint import load_generator
 from augreid.generators.inference import transfer
-from augreid.images import load_image
+from augreid.images import load_image, save_image
+from augreid.market import annotation_file, split_dir
 from augreid.metrics.image import psnr, ssim
+from augreid.pairs import sample_pairs
+from augreid.pose import body_mask, draw_skeleton
+
+METRICS = ("ssim", "mask_ssim", "psnr")
+DEFAULT_PAIRS = 1000
+GALLERY_ROWS = 8
+# metrics of the papers that need pretrained networks, and the weights file each would need
+PRETRAINED = {"IS": "inception_v3_google-0cc3c7bd.pth", "FID": "pt_inception-2015-12-05-6726825d.pth",
+              "LPIPS": "alexnet-owt-7be5be79.pth (+ LPIPS linear layers)", "PCKh": "a human pose estimator"}
 
 
 def _chw(pixels: np.ndarray) -> torch.Tensor:
@@ -21,16 +46,138 @@ def _chw(pixels: np.ndarray) -> torch.Tensor:
 
 def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
                     device: torch.device | str = "cpu", batch_size: int = 64) -> dict[str, float]:
-    """Mean SSIM / PSNR over `pairs` (columns from, to) for the generator and for copying the condition image."""
+    """Mean SSIM, mask-SSIM and PSNR over `pairs` (columns from, to) for the generator and, prefixed `copy_`,
+    for copying the condition image."""
     generator.eval()
-    scores: dict[str, list[torch.Tensor]] = {"ssim": [], "psnr": [], "copy_ssim": [], "copy_psnr": []}
+    scores: dict[str, list[torch.Tensor]] = {prefix + m: [] for prefix in ("", "copy_") for m in METRICS}
     for start in range(0, len(pairs), batch_size):
         rows = pairs.iloc[start: start + batch_size]
         condition = np.stack([load_image(image_dir / name) for name in rows["from"]])
         target = np.stack([load_image(image_dir / name) for name in rows["to"]])
-        generated = transfer(generator, condition, annotations.poses(rows["from"]), annotations.poses(rows["to"]), device)
+        target_pose = annotations.poses(rows["to"])
+        generated = transfer(generator, condition, annotations.poses(rows["from"]), target_pose, device)
         real = _chw(target)
+        mask = torch.from_numpy(np.stack([body_mask(pose) for pose in target_pose]))[:, None].double()
         for prefix, images in (("", _chw(generated)), ("copy_", _chw(condition))):
             scores[prefix + "ssim"].append(ssim(images, real))
+            scores[prefix + "mask_ssim"].append(ssim(images * mask, real * mask))  # both masked, as published
             scores[prefix + "psnr"].append(psnr(images, real))
     return {"pairs": len(pairs), **{key: round(torch.cat(values).mean().item(), 4) for key, values in scores.items()}}
+
+
+def read_pairs(path: str | Path, annotations: Annotations, image_dir: Path) -> pd.DataFrame:
+    """A `from,to` pairs CSV; every image must exist and be annotated."""
+    path = Path(path)
+    try:
+        pairs = pd.read_csv(path, dtype=str)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"{path}: cannot read pairs ({err})") from None
+    if list(pairs.columns[:2]) != ["from", "to"] or pairs.empty:
+        raise InputError(f"{path}: expected a header 'from,to' and at least one pair")
+    names = pd.unique(pairs[["from", "to"]].values.ravel())
+    unannotated = annotations.missing(names)
+    if unannotated:
+        raise InputError(f"{path}: {unannotated[0]} has no keypoints in the test annotations "
+                         f"({len(unannotated)} such images)")
+    absent = [name for name in names if not (image_dir / name).is_file()]
+    if absent:
+        raise InputError(f"{image_dir / absent[0]}: image of a test pair does not exist ({len(absent)} missing)")
+    return pairs[["from", "to"]].reset_index(drop=True)
+
+
+def pretrained_metrics() -> dict[str, str]:
+    """Why each pretrained-network metric has no value here (no silent zeros)."""
+    cache = weights_cache_dir()
+    return {name: ("not computed: not implemented in augreid" if (cache / file).is_file()
+                   else "not computed: weights unavailable") for name, file in PRETRAINED.items()}
+
+
+def gallery(generator: nn.Module, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
+            device: torch.device, rows: int = GALLERY_ROWS) -> np.ndarray:
+    """The first `rows` pairs (fixed by the pairs file or seed): condition | target pose | generated | real."""
+    sample = pairs.iloc[:rows]
+    condition = np.stack([load_image(image_dir / name) for name in sample["from"]])
+    target_pose = annotations.poses(sample["to"])
+    generated = transfer(generator, condition, annotations.poses(sample["from"]), target_pose, device)
+    return comparison_grid([[condition[i], draw_skeleton(target_pose[i]), generated[i],
+                             load_image(image_dir / sample["to"].iloc[i])] for i in range(len(sample))])
+
+
+def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pairs_csv: str | Path | None = None,
+             count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto") -> dict:
+    """Score one generator checkpoint on test pairs; writes `quality.json` and `gallery.png` to `out`."""
+    data_root, out = Path(data_root), Path(out)
+    if not data_root.is_dir():
+        raise InputError(f"{data_root}: data root does not exist")
+    annotations_path = annotation_file(data_root, "gallery")
+    if not annotations_path.is_file():
+        raise InputError(f"{annotations_path}: test annotations not found (the test split's keypoint file)")
+    annotations = read_annotations(annotations_path)
+    image_dir = split_dir(data_root, "gallery")
+    if pairs_csv is not None:
+        pairs = read_pairs(pairs_csv, annotations, image_dir)
+    else:
+        pairs = sample_pairs(annotations, count, seed)
+        if pairs.empty:
+            raise InputError(f"{annotations_path}: no test pairs (identities need two images with shoulders and hips)")
+    device_ = pick_device(device)
+    generator, payload = load_generator(checkpoint)
+    generator = generator.to(device_)
+    started = time.perf_counter()
+    scores = score_generator(generator, image_dir, annotations, pairs, device_)
+    seconds = time.perf_counter() - started
+    result = {
+        "generator": payload["generator"], "architecture": payload["architecture"], "step": payload["step"],
+        **scores, "pretrained_metrics": pretrained_metrics(),
+        "inputs": {"data_root": str(data_root.resolve()), "checkpoint_sha256": file_sha256(checkpoint),
+                   "pairs": str(Path(pairs_csv).resolve()) if pairs_csv else f"{count} drawn with seed {seed}"},
+        "seconds": round(seconds, 1), "pairs_per_second": round(len(pairs) / max(seconds, 1e-9), 1),
+        "device": str(device_),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    save_image(out / "gallery.png", gallery(generator, image_dir, annotations, pairs, device_))
+    atomic_write_text(out / "quality.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def quality_table(results: dict[str, dict]) -> str:
+    """Markdown: one row per generator and the copy baseline (from the first result's pairs), one column per
+    metric, the pretrained-network metrics with the reason they are missing."""
+    pretrained = list(PRETRAINED)
+    header = "| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | " + " | ".join(pretrained) + " |"
+    lines = [header, "|---|" + "---|" * (4 + len(pretrained))]
+    rows = list(results.items())
+    if rows:
+        first = rows[0][1]
+        rows.append(("copy the condition image", {**{m: first["copy_" + m] for m in METRICS}, "pairs": first["pairs"],
+                                                  "pretrained_metrics": first["pretrained_metrics"]}))
+    for name, r in rows:
+        reasons = [r["pretrained_metrics"][m].removeprefix("not computed: ") for m in pretrained]
+        lines.append(f"| {name} | {r['pairs']} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['psnr']:.2f} | "
+                     + " | ".join(f"not computed ({reason})" for reason in reasons) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m augreid.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with test keypoints")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="generator.pt from augreid.train_generator")
+    parser.add_argument("--pairs", type=Path, help="test pairs CSV (from,to), e.g. market-pairs-test.csv")
+    parser.add_argument("--count", type=int, default=DEFAULT_PAIRS, help="pairs to draw without --pairs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=Path, help="folder for quality.json and gallery.png")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    if not args.checkpoint.is_file():
+        raise InputError(f"{args.checkpoint}: checkpoint does not exist")
+    result = evaluate(args.data_root, args.checkpoint, args.out, args.pairs, args.count, args.seed, args.device)
+    print(quality_table({result["generator"]: result}), end="")
+    print(f"{result['pairs']} pairs in {result['seconds']} s ({result['pairs_per_second']} pairs/s on "
+          f"{result['device']}) -> {args.out / 'quality.json'}, {args.out / 'gallery.png'}")
+    return 0
+
+
+run = exit_on_input_error(main)
+
+if __name__ == "__main__":
+    run()

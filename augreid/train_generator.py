@@ -72,9 +72,10 @@ def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_w
 
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
                     resume: bool = False, device: str = "auto", vgg_weights: str | Path | None = None,
-                    stop_after: int | None = None, progress: bool = True) -> dict:
+                    stop_after: int | None = None, progress: bool = True, heldout: bool = True) -> dict:
     """Train (or resume) one generator; returns the run summary. `stop_after` ends this call after that many
-    iterations, leaving a resumable checkpoint (a time-boxed session)."""
+    iterations, leaving a resumable checkpoint (a time-boxed session). `heldout=False` skips the held-out
+    SSIM / PSNR of a finished run (the flow scores every generator with `augreid.quality` instead)."""
     if name not in GENERATOR_NAMES:
         raise InputError(f"--generator: unknown generator '{name}' (known: {', '.join(GENERATOR_NAMES)})")
     data_root, out = Path(data_root), Path(out)
@@ -137,7 +138,7 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     summary = {"run": run, "step": end, "finished": end == recipe.iterations, "reused": False, "device": str(device_),
                "seconds": round(seconds, 1), "iterations_per_second": round((end - start) / max(seconds, 1e-9), 3),
                "last_losses": {k: round(v, 4) for k, v in losses.items()}}
-    if summary["finished"]:
+    if summary["finished"] and heldout:
         summary["heldout"] = heldout_quality(gan.generator, data_root, seed, device_)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,7 +1,8 @@
 """Prefect flow `augment-and-evaluate`: the whole Table VI study as one run.
 
-prepare data -> train each generator once -> for each generator x portion x seed: generate -> train re-ID ->
-evaluate -> collect -> report. Each generator's training is a child flow `train-generator`, and each
+prepare data -> train each generator once and score its images (SSIM, mask-SSIM, PSNR) -> for each generator x
+portion x seed: generate -> train re-ID -> evaluate -> collect -> report (Table VI and the quality table). Each
+generator's training is a child flow `train-generator`, and each
 (generator, portion, seed) a child flow `augment-and-reid`: in this process one after the other, or with
 `fan_out` set, as separate flow runs of the deployments `train-generator/<fan_out>` and
 `augment-and-reid/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
@@ -20,8 +21,9 @@ from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.generate import GENERATORS, MODELS
 from augreid.table_vi import FULL
-from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, REID_MARKER, augment_task, cached, finished_generator,
-                         finished_reid, prepare_data, reid_task, report_task, train_generator_task)
+from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
+                         finished_generator, finished_quality, finished_reid, prepare_data, quality_task, reid_task,
+                         report_task, train_generator_task)
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
@@ -56,9 +58,12 @@ def check_fan_out(fan_out: str) -> None:
 
 
 @flow(name="train-generator")
-def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    """One generator, trained once per config and data set (resumes a crashed training)."""
-    return cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
+def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str,
+                         quality_out: str) -> dict:
+    """One generator, trained once per config and data set (resumes a crashed training), then scored on test
+    pairs."""
+    checkpoint = cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
+    return cached(quality_task, quality_out, QUALITY_MARKER)(checkpoint, data, config, config_sha256, quality_out)
 
 
 @flow(name="augment-and-reid")
@@ -113,9 +118,12 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
 
     models = [g for g in generators if g in MODELS]
     generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g in models}
+    quality_outs = {g: str(root / "quality" / Path(out).name) for g, out in generator_outs.items()}
     run_children(train_generator_flow, [dict(generator=g, data=data, config=config, config_sha256=config_sha256,
-                                             out=out) for g, out in generator_outs.items()], fan_out)
+                                             out=out, quality_out=quality_outs[g])
+                                        for g, out in generator_outs.items()], fan_out)
     checkpoints = {g: finished_generator(out) for g, out in generator_outs.items()}
+    quality = {g: finished_quality(out) for g, out in quality_outs.items()}
 
     cells = []
     for seed in seeds:
@@ -139,7 +147,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
               if c["generator"] in models}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
-    return report_task(results, generators, galleries, output)
+    return report_task(results, generators, galleries, quality, output)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output)
     print(f"\nTable VI: re-ID mAP (%) (r1 rank-1), {time.perf_counter() - started:.0f} s\n\n{report['table']}")
-    print("report: " + ", ".join(v for k, v in report.items() if k != "table"))
+    if report["quality_table"]:
+        print(f"Generation quality on test pairs\n\n{report['quality_table']}")
+    print("report: " + ", ".join(v for k, v in report.items() if k not in ("table", "quality_table")))
     return 0
 
 

@@ -15,11 +15,12 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from augreid.atomic import file_sha256
+from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import load_config
 from augreid.gallery import write_gallery
 from augreid.generate import augment
 from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
+from augreid.quality import evaluate, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
 from augreid.table_vi import results_frame, summarise, to_markdown, write_report
@@ -27,6 +28,8 @@ from augreid.train_generator import train_generator
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", "manifest.csv", "metrics.json"
+QUALITY_MARKER = "quality.json"
+TEST_PAIRS = "market-pairs-test.csv"
 
 
 def folder_digest(root: str | Path) -> str:
@@ -58,6 +61,10 @@ def finished_reid(out: str | Path) -> dict:
     return json.loads((Path(out) / REID_MARKER).read_text())
 
 
+def finished_quality(out: str | Path) -> dict:
+    return json.loads((Path(out) / QUALITY_MARKER).read_text())
+
+
 @task(**CACHED)
 def prepare_data(config: str, config_sha256: str, data_root: str | None, out: str) -> dict:
     """The data set: the given root, or the synthetic stand-in built from the config (reused when present)."""
@@ -69,11 +76,24 @@ def prepare_data(config: str, config_sha256: str, data_root: str | None, out: st
 
 @task(**CACHED)
 def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    summary = train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False)
-    heldout = summary["heldout"]
-    get_run_logger().info("%s: %d iterations at %s it/s on %s; held-out SSIM %.4f (copy %.4f)", name, summary["step"],
-                          summary["iterations_per_second"], summary["device"], heldout["ssim"], heldout["copy_ssim"])
+    summary = train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False,
+                              heldout=False)  # quality_task scores it
+    get_run_logger().info("%s: %d iterations at %s it/s on %s in %s s", name, summary["step"],
+                          summary["iterations_per_second"], summary["device"], summary["seconds"])
     return finished_generator(out)
+
+
+@task(**CACHED)
+def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, out: str) -> dict:
+    """SSIM, mask-SSIM, PSNR on test pairs (the published pairs file when the data root has one)."""
+    settings = load_config(config).quality
+    published = Path(data["root"]) / TEST_PAIRS
+    result = evaluate(data["root"], checkpoint["checkpoint"], out, published if published.is_file() else None,
+                      settings.pairs, settings.seed)
+    get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",
+                          result["generator"], result["ssim"], result["mask_ssim"], result["psnr"], result["pairs"],
+                          result["copy_ssim"], result["copy_mask_ssim"], result["copy_psnr"])
+    return result
 
 
 @task(**CACHED)
@@ -100,12 +120,19 @@ def png_data_url(path: str | Path) -> str:
 
 
 @task
-def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], output: str) -> dict:
-    """Table VI (markdown, CSV, plot) and one gallery per generator under `output/report/`, also published as
-    artifacts: the table as markdown, the plot and the galleries as images."""
+def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], quality: dict[str, dict],
+                output: str) -> dict:
+    """Table VI (markdown, CSV, plot), the quality table and one gallery per generator under `output/report/`,
+    also published as artifacts: the tables as markdown, the plot and the galleries as images."""
     report = Path(output) / "report"
     summary = summarise(results_frame(results), generators)
     paths = write_report(summary, report)
+    quality_markdown = quality_table(quality) if quality else ""
+    if quality:
+        paths["quality"] = str(report / "quality.md")
+        atomic_write_text(report / "quality.md", "# Generation quality on test pairs\n\n" + quality_markdown)
+        create_markdown_artifact(markdown="# Generation quality on test pairs\n\n" + quality_markdown, key="quality",
+                                 description="SSIM, mask-SSIM, PSNR per generator, beside copying the condition")
     for generator, sets in galleries.items():
         if write_gallery(sets["augmented"], sets["source"], report / f"gallery_{generator}.png"):
             paths[f"gallery_{generator}"] = str(report / f"gallery_{generator}.png")
@@ -118,4 +145,4 @@ def report_task(results: list[dict], generators: list[str], galleries: dict[str,
         create_image_artifact(png_data_url(paths[key]), key=key.replace("_", "-"),
                               description="condition | target pose | generated | real")
     get_run_logger().info("Table VI\n%s", markdown)
-    return {**paths, "table": markdown}
+    return {**paths, "table": markdown, "quality_table": quality_markdown}

@@ -50,9 +50,11 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert rows[0] == "| generator | p = 0.5 | p = 1 |"
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none"]
     assert rows[2].split("|")[3] == rows[3].split("|")[3]  # the shared p = 1.0 run
-    for key in ("markdown", "csv", "plot", "gallery_pona"):
+    for key in ("markdown", "csv", "plot", "gallery_pona", "quality"):
         assert os.path.isfile(result[key])
     assert "gallery_none" not in result  # a control generates nothing to show
+    quality = result["quality_table"].splitlines()
+    assert [row.split("|")[1].strip() for row in quality[2:]] == ["pona", "copy the condition image"]
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.suffix in (".json", ".pt", ".csv")}
     assert sum(p.name == "metrics.json" for p in written) == 3  # pona p0.5, none p0.5, shared p1.0
     again = augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none"], seeds=[0],

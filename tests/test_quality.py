@@ -1,0 +1,111 @@
+"""Generation quality: the metrics against scikit-image, mask-SSIM on masked images, and `augreid.quality`."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from augreid.annotations import read_annotations
+from augreid.gallery import HEADER_HEIGHT
+from augreid.generators.checkpoint import load_generator
+from augreid.generators.inference import transfer
+from augreid.images import load_image
+from augreid.metrics.image import psnr, ssim
+from augreid.pairs import sample_pairs
+from augreid.pose import body_mask
+from augreid.quality import evaluate, quality_table
+from augreid.train_generator import train_generator
+from test_train_generator import TINY
+
+
+def _fixed_images():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, size=(128, 64, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, size=a.shape), 0, 255).astype(np.uint8)
+    return a, b
+
+
+def _chw(*images):
+    return torch.from_numpy(np.stack(images)).movedim(-1, 1).double()
+
+
+def test_ssim_and_psnr_equal_scikit_image_on_fixed_images():
+    a, b = _fixed_images()
+    reference = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                      channel_axis=-1, data_range=255)
+    assert ssim(_chw(a), _chw(b)).item() == pytest.approx(reference, abs=1e-9)
+    assert psnr(_chw(a), _chw(b)).item() == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-9)
+    assert ssim(_chw(a), _chw(a)).item() == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, small_synthetic):
+    out = tmp_path_factory.mktemp("quality") / "pona"
+    train_generator("pona", small_synthetic, TINY, out, seed=0, stop_after=2, progress=False)
+    return out / "generator.pt"
+
+
+def test_quality_scores_generator_and_copy_on_the_same_pairs(small_synthetic, tiny_checkpoint, tmp_path):
+    result = evaluate(small_synthetic, tiny_checkpoint, tmp_path / "q", count=12, seed=3)
+    assert result["pairs"] == 12 and result["generator"] == "pona"
+    annotations = read_annotations(small_synthetic / "market-annotation-test.csv")
+    pairs = sample_pairs(annotations, 12, 3)
+    gallery_dir = small_synthetic / "bounding_box_test"
+    condition = np.stack([load_image(gallery_dir / n) for n in pairs["from"]])
+    real = np.stack([load_image(gallery_dir / n) for n in pairs["to"]])
+    generator, _ = load_generator(tiny_checkpoint)
+    generated = transfer(generator, condition, annotations.poses(pairs["from"]), annotations.poses(pairs["to"]), "cpu")
+    masks = np.stack([body_mask(p) for p in annotations.poses(pairs["to"])])[..., None].astype(np.uint8)
+    expected = {  # scikit-image on each pair, then the mean; mask-SSIM on both images multiplied by the mask
+        "ssim": np.mean([structural_similarity(g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                               channel_axis=-1, data_range=255) for g, r in zip(generated, real)]),
+        "copy_mask_ssim": np.mean([structural_similarity(c * m, r * m, gaussian_weights=True, sigma=1.5,
+                                                         use_sample_covariance=False, channel_axis=-1, data_range=255)
+                                   for c, r, m in zip(condition, real, masks)]),
+        "psnr": np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(generated, real)]),
+    }
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, abs=6e-5), key  # quality.json rounds to 4 decimals
+    assert result["copy_mask_ssim"] > result["copy_ssim"]  # the background outside the body no longer counts
+    assert result["pretrained_metrics"] == {m: "not computed: weights unavailable" for m in ("IS", "FID", "LPIPS", "PCKh")}
+    assert json.loads((tmp_path / "q" / "quality.json").read_text())["ssim"] == result["ssim"]
+    with Image.open(tmp_path / "q" / "gallery.png") as gallery:
+        assert gallery.size == (4 * 64, HEADER_HEIGHT + 8 * 128)  # 8 fixed pairs
+
+    table = quality_table({"pona": result}).splitlines()
+    assert table[0].startswith("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | IS | FID | LPIPS | PCKh |")
+    assert table[2].startswith(f"| pona | 12 | {result['ssim']:.4f} | {result['mask_ssim']:.4f} |")
+    assert table[3].startswith(f"| copy the condition image | 12 | {result['copy_ssim']:.4f} |")
+    assert "not computed (weights unavailable)" in table[2]
+
+
+def test_cli_reads_a_published_pairs_file_and_refuses_bad_ones(small_synthetic, tiny_checkpoint, tmp_path):
+    annotations = read_annotations(small_synthetic / "market-annotation-test.csv")
+    pairs = sample_pairs(annotations, 5, 0)
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    run = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
+                          "--checkpoint", str(tiny_checkpoint), "--pairs", str(tmp_path / "pairs.csv"),
+                          "--out", str(tmp_path / "q")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "q" / "quality.json").read_text())["pairs"] == 5
+    assert "| copy the condition image | 5 |" in run.stdout
+
+    pd.DataFrame({"from": ["0001_c1s1_000001_00.jpg"], "to": [pairs["to"][0]]}).to_csv(tmp_path / "bad.csv", index=False)
+    bad = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
+                          "--checkpoint", str(tiny_checkpoint), "--pairs", str(tmp_path / "bad.csv"),
+                          "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(f"error: {tmp_path / 'bad.csv'}: 0001_c1s1_000001_00.jpg has no keypoints")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_published_test_pairs_are_all_annotated(real_annotations):
+    annotations = read_annotations(real_annotations / "market-annotation-test.csv")
+    pairs = pd.read_csv(real_annotations / "market-pairs-test.csv", dtype=str)
+    assert list(pairs.columns) == ["from", "to"] and len(pairs) == 12000
+    assert annotations.missing(pd.unique(pairs.values.ravel())) == []
