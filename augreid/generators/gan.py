@@ -18,6 +18,18 @@ from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_los
 from augreid.heatmap import pose_pair_maps
 
 
+@torch.no_grad()
+def sample_in_eval_mode(generator: nn.Module, condition: torch.Tensor, maps: torch.Tensor,
+                        autocast: contextlib.AbstractContextManager) -> torch.Tensor:
+    """Generated images in eval mode (running batch-norm statistics, no dropout), then back to training."""
+    generator.eval()
+    try:
+        with autocast:
+            return generator(condition, maps).float()
+    finally:
+        generator.train()
+
+
 class PoseTransferGAN(nn.Module):
     def __init__(self, name: str, architecture: GeneratorArchitecture, config: GeneratorTrainingConfig,
                  perceptual: PerceptualLoss | None, device: torch.device):
@@ -92,16 +104,9 @@ class PoseTransferGAN(nn.Module):
         return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(), "G_pose": gan_pose.item(),
                 "G_app": gan_app.item(), "D_app": d_app, "D_pose": d_pose}
 
-    @torch.no_grad()
     def sample(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Generated images for a batch, in eval mode (running batch-norm statistics, no dropout)."""
         condition, _, maps = self._inputs(batch)
-        self.generator.eval()
-        try:
-            with self._autocast():
-                return self.generator(condition, maps).float()
-        finally:
-            self.generator.train()
+        return sample_in_eval_mode(self.generator, condition, maps, self._autocast())
 
     def training_state(self) -> dict:
         return {

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from augreid.config import GeneratorArchitecture, GFLATrainingConfig
 from augreid.device import mixed_precision
 from augreid.generators import build_generator, build_gfla_discriminator
+from augreid.generators.gan import sample_in_eval_mode
 from augreid.generators.gfla_losses import (CONTENT_LAYERS, CORRECTNESS_LAYER, STYLE_LAYERS, VGGFeatures,
                                             affine_regularisation, content_loss, patch_features,
                                             sampling_correctness, style_loss)
@@ -162,15 +163,9 @@ class GFLATraining(nn.Module):
                 "regularisation": regularisation.item(), "content": content.item(), "style": style.item(),
                 "D": d_loss.item()}
 
-    @torch.no_grad()
     def sample(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         condition, _, maps = self._inputs(batch)
-        self.generator.eval()
-        try:
-            with self._autocast():
-                return self.generator(condition, maps).float()
-        finally:
-            self.generator.train()
+        return sample_in_eval_mode(self.generator, condition, maps, self._autocast())
 
     def training_state(self) -> dict:
         return {"models": {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict()},
