@@ -152,7 +152,7 @@ def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int) 
 
 
 def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, device: torch.device) -> dict | None:
-    """SSIM / PSNR on pairs of test identities (never seen in training), beside the copy baseline."""
+    """SSIM, mask-SSIM and PSNR on pairs of test identities (never seen in training), beside the copy baseline."""
     test_annotations = annotation_file(data_root, "gallery")
     if not test_annotations.is_file():
         return None

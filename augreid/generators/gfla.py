@@ -21,9 +21,9 @@ def act() -> nn.Module:
     return nn.LeakyReLU(0.1)
 
 
-def norm(channels: int | None) -> nn.Module:
-    """Instance norm with affine parameters, or nothing (the flow net's skips, the output, the discriminator)."""
-    return nn.InstanceNorm2d(channels, affine=True) if channels else nn.Identity()
+def norm(channels: int) -> nn.Module:
+    """Instance norm with affine parameters (GFLA's blocks; its skips, output and discriminator have none)."""
+    return nn.InstanceNorm2d(channels, affine=True)
 
 
 class Down(nn.Sequential):
