@@ -189,6 +189,9 @@ class ReidConfig:
     batch_size: int = 32
     test_batch_size: int = 256
     epochs: int = 60
+    # epochs: the papers' protocol (the same epochs whatever the set's size); steps: every run takes the optimizer
+    # steps of the full (p = 1.0) set, its schedule scaled to match (augreid/reid/budget.py)
+    budget: str = "epochs"
     optimizer: str = "amsgrad"  # one of torchreid's: adam, amsgrad, sgd, rmsprop, radam
     lr: float = 0.0003
     weight_decay: float = 5e-4
@@ -202,6 +205,8 @@ class ReidConfig:
     def __post_init__(self) -> None:
         if min(self.height, self.width, self.batch_size, self.test_batch_size, self.epochs, self.stepsize) < 1:
             raise ValueError("height, width, batch sizes, epochs and stepsize must be >= 1")
+        if self.budget not in ("epochs", "steps"):
+            raise ValueError(f"budget must be epochs or steps, got '{self.budget}'")
         if self.optimizer not in ("adam", "amsgrad", "sgd", "rmsprop", "radam"):
             raise ValueError(f"optimizer must be one of adam, amsgrad, sgd, rmsprop, radam, got '{self.optimizer}'")
         if self.fixbase_epochs < 0 or self.workers < 0 or self.lr <= 0:

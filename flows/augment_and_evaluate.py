@@ -20,7 +20,7 @@ from prefect.exceptions import ObjectNotFound
 from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.generate import GENERATORS, MODELS
-from augreid.table_vi import FULL
+from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
                          finished_generator, finished_quality, finished_reid, prepare_data, quality_task, reid_task,
                          report_task, train_generator_task)

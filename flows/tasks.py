@@ -23,7 +23,7 @@ from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
 from augreid.quality import evaluate, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
-from augreid.table_vi import results_frame, summarise, to_markdown, write_report
+from augreid.study.table_vi import results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)

@@ -1,17 +1,20 @@
+import dataclasses
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
 from augreid.compat import import_torchreid, load_torchreid_checkpoint
 from augreid.config import SyntheticConfig, load_config
 from augreid.errors import InputError
+from augreid.generate import augment
 from augreid.reid import build_engine, evaluate_engine, load_imagenet_weights, train_reid
-from augreid.reid_data import market_lists
+from augreid.reid.data import market_lists
 from augreid.synthetic import build_synthetic_market
 
 DEMO = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml").reid
@@ -42,6 +45,30 @@ def test_demo_recipe_learns_far_beyond_an_untrained_model(tmp_path):
     assert stored["images_per_second"] > 0
     weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert weights["classifier.weight"].shape[0] == 60
+    per_query = pd.read_csv(tmp_path / "run" / "per_query.csv")
+    assert list(per_query.columns) == ["query", "pid", "camid", "ap", "first_match_rank"]
+    assert len(per_query) == stored["valid_queries"] == stored["query_images"]
+    assert 100 * per_query["ap"].mean() == pytest.approx(stored["mAP"], abs=0.006)
+    assert 100 * (per_query["first_match_rank"] == 1).mean() == pytest.approx(stored["rank1"], abs=0.006)
+    assert per_query["query"].map(lambda name: (root / "query" / name).is_file()).all()
+
+
+def test_steps_budget_gives_a_reduced_set_the_full_sets_steps(tmp_path, small_synthetic):
+    short = dataclasses.replace(DEMO, epochs=2, batch_size=8)
+    augment(0.2, small_synthetic, "none", out=tmp_path / "none_p0.2", progress=False)
+    full = train_reid(small_synthetic, dataclasses.replace(short, budget="steps"), tmp_path / "full")
+    reduced = train_reid(tmp_path / "none_p0.2", dataclasses.replace(short, budget="steps"), tmp_path / "steps")
+    paper = train_reid(tmp_path / "none_p0.2", short, tmp_path / "epochs")
+    assert full["steps"] == reduced["steps"] == 2 * (full["train_images"] // 8) > 0
+    assert reduced["budget"] == "steps" and reduced["budget_reference_images"] == full["train_images"]
+    assert paper["steps"] == 2 * (reduced["train_images"] // 8) < reduced["steps"]  # epochs: fewer steps
+    assert reduced["train_images"] < full["train_images"]
+
+
+def test_a_set_smaller_than_one_batch_is_refused(tmp_path, small_synthetic):
+    with pytest.raises(InputError, match=r"fewer than one batch of 500 \(reid.batch_size\): no training step"):
+        train_reid(small_synthetic, dataclasses.replace(DEMO, batch_size=500), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_same_seed_same_metrics(tmp_path, small_synthetic):
@@ -104,6 +131,6 @@ def test_bad_folders_exit_2_before_training(tmp_path, small_synthetic):
 
 def test_registering_the_dataset_twice_is_harmless():
     from augreid.compat import TORCHREID_DATASET, register_dataset
-    from augreid.reid_data import MarketLayoutDataset
+    from augreid.reid.data import MarketLayoutDataset
 
     assert register_dataset(MarketLayoutDataset) == register_dataset(MarketLayoutDataset) == TORCHREID_DATASET

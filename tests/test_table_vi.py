@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from augreid.table_vi import results_frame, summarise, to_markdown, write_report
+from augreid.study.table_vi import results_frame, summarise, to_markdown, write_report
 
 RUNS = [
     {"generator": "pona", "portion": 0.2, "seed": 0, "mAP": 50.0, "rank1": 70.0},

@@ -7,6 +7,8 @@ ranking by `np.argsort` like torchreid, so ties are broken the same way.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from augreid.market import JUNK_PID
@@ -14,28 +16,53 @@ from augreid.market import JUNK_PID
 CHUNK = 512
 
 
-def evaluate(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.ndarray,
-             g_camids: np.ndarray, max_rank: int = 50) -> tuple[np.ndarray, float, int]:
-    """(CMC curve of length min(max_rank, gallery size), mAP, number of valid queries)."""
-    q_pids, g_pids, q_camids, g_camids = map(np.asarray, (q_pids, g_pids, q_camids, g_camids))
-    max_rank = min(max_rank, distmat.shape[1])
-    first_hits, average_precisions = [], []
+@dataclass(frozen=True)
+class QueryResults:
+    """Per query: whether it counts (a match remains in the gallery), its average precision and the 1-based rank
+    of its first true match (both 0 for queries that do not count)."""
+
+    valid: np.ndarray
+    average_precision: np.ndarray
+    first_match_rank: np.ndarray
+
+
+def rank_queries(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.ndarray,
+                 g_camids: np.ndarray) -> QueryResults:
+    """Rank every query. `q_camids` may be (queries, k): same-identity gallery images from any of a query's k
+    cameras are then discarded (the identity score discards the condition's camera as well as the target's)."""
+    q_pids, g_pids, g_camids = map(np.asarray, (q_pids, g_pids, g_camids))
+    q_camids = np.asarray(q_camids).reshape(len(q_pids), -1)
+    valid, aps, first_ranks = [], [], []
     for start in range(0, distmat.shape[0], CHUNK):
         rows = slice(start, start + CHUNK)
         order = np.argsort(distmat[rows], axis=1)
         pids, cams = g_pids[order], g_camids[order]
         same = pids == q_pids[rows, None]
-        keep = ~(same & (cams == q_camids[rows, None])) & (pids != JUNK_PID)
+        same_camera = (cams[:, :, None] == q_camids[rows, None, :]).any(axis=2)
+        keep = ~(same & same_camera) & (pids != JUNK_PID)
         hits = same & keep
-        valid = hits.any(axis=1)
+        has_match = hits.any(axis=1)
         position = np.cumsum(keep, axis=1)  # 1-based rank among the kept gallery images
         found = np.cumsum(hits, axis=1)
         precision_at_hits = np.where(hits, found / np.maximum(position, 1), 0.0)
-        average_precisions.append(precision_at_hits.sum(axis=1)[valid] / hits.sum(axis=1)[valid])
+        aps.append(np.where(has_match, precision_at_hits.sum(axis=1) / np.maximum(hits.sum(axis=1), 1), 0.0))
         first = np.argmax(hits, axis=1)  # index of the first hit in the full ranking
-        first_hits.append(position[np.arange(len(first)), first][valid] - 1)
-    first_hits, average_precisions = np.concatenate(first_hits), np.concatenate(average_precisions)
-    if len(first_hits) == 0:
+        first_ranks.append(np.where(has_match, position[np.arange(len(first)), first], 0))
+        valid.append(has_match)
+    return QueryResults(np.concatenate(valid), np.concatenate(aps), np.concatenate(first_ranks))
+
+
+def summarise(results: QueryResults, max_rank: int) -> tuple[np.ndarray, float, int]:
+    """(CMC curve of length max_rank, mAP, number of valid queries) over the valid queries."""
+    if not results.valid.any():
         raise ValueError("no query has a matching gallery image in another camera")
+    first_hits = results.first_match_rank[results.valid] - 1
     cmc = (first_hits[:, None] <= np.arange(max_rank)[None]).mean(axis=0)
-    return cmc, float(average_precisions.mean()), len(first_hits)
+    return cmc, float(results.average_precision[results.valid].mean()), int(results.valid.sum())
+
+
+def evaluate(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.ndarray,
+             g_camids: np.ndarray, max_rank: int = 50) -> tuple[np.ndarray, float, int]:
+    """(CMC curve of length min(max_rank, gallery size), mAP, number of valid queries)."""
+    results = rank_queries(distmat, q_pids, g_pids, q_camids, g_camids)
+    return summarise(results, min(max_rank, distmat.shape[1]))

@@ -1,32 +1,20 @@
-"""`python -m augreid.reid --data-root DIR --config FILE --out DIR [--seed N]`: a torchreid re-ID baseline.
-
-Trains the config's `reid:` model (ResNet-50 by default) with torchreid's softmax engine on
-`bounding_box_train/`, then ranks `query/` against `bounding_box_test/` under the Market-1501 protocol. Writes
-`metrics.json` (mAP, rank-1/5/10, counts, epochs, seed, times, images/s) and `model.pt` (the final weights).
-"""
+"""torchreid's pieces for one baseline: data manager, model (ImageNet weights from a file), optimiser,
+scheduler and softmax engine, and the features that rank query against gallery."""
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import os
-import socket
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from augreid.atomic import atomic_file, atomic_write_text
 from augreid.compat import TORCHREID_DATASET, import_torchreid, register_dataset
-from augreid.config import ReidConfig, load_config
-from augreid.device import mixed_precision, pick_device, weights_cache_dir
-from augreid.errors import InputError, exit_on_input_error
-from augreid.metrics.reid import evaluate
-from augreid.reid_data import MarketLayoutDataset, market_lists
+from augreid.config import ReidConfig
+from augreid.device import mixed_precision, weights_cache_dir
+from augreid.errors import InputError
+from augreid.metrics.reid import QueryResults, rank_queries, summarise
+from augreid.reid.data import MarketLayoutDataset
 
 torchreid = import_torchreid()
-RANKS = (1, 5, 10)
 
 
 class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
@@ -94,12 +82,18 @@ def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.nd
     return torch.cat(features), np.concatenate(pids), np.concatenate(camids)
 
 
-def evaluate_engine(engine: SoftmaxEngine, manager) -> tuple[np.ndarray, float, int]:
-    """Rank query against gallery with the engine's model: (CMC, mAP, valid queries)."""
+def rank_query_set(engine: SoftmaxEngine, manager) -> QueryResults:
+    """Rank each query (in the data set's query order) against the gallery with the engine's model."""
     query = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["query"])
     gallery = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["gallery"])
     distances = torchreid.reid.metrics.compute_distance_matrix(query[0], gallery[0], metric="euclidean").numpy()
-    return evaluate(distances, query[1], gallery[1], query[2], gallery[2])
+    return rank_queries(distances, query[1], gallery[1], query[2], gallery[2])
+
+
+def evaluate_engine(engine: SoftmaxEngine, manager, max_rank: int = 50) -> tuple[np.ndarray, float, int]:
+    """(CMC, mAP, valid queries) of the engine's model on the data set's query and gallery."""
+    results = rank_query_set(engine, manager)
+    return summarise(results, min(max_rank, len(manager.test_loader[TORCHREID_DATASET]["gallery"].dataset)))
 
 
 def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
@@ -126,63 +120,3 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     engine = SoftmaxEngine(manager, model, optimiser, scheduler=scheduler, use_gpu=use_gpu,
                            label_smooth=config.label_smooth, mixed_precision=config.mixed_precision)
     return engine, manager
-
-
-def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed: int = 0,
-               weights: str | Path | None = None, device: str = "auto") -> dict:
-    """Train and evaluate one baseline; returns the metrics written to `out/metrics.json`."""
-    data_root, out = Path(data_root), Path(out)
-    lists = market_lists(data_root)  # bad layouts fail here, before any training
-    started = time.perf_counter()
-    device_ = pick_device(device)
-    torchreid.reid.utils.set_random_seed(seed)
-    engine, manager = build_engine(data_root, config, device_, weights)
-    engine.max_epoch = config.epochs
-    fixbase = config.fixbase_epochs if config.pretrained else 0
-    train_started = time.perf_counter()
-    for engine.epoch in range(config.epochs):  # one log line per epoch: loss, accuracy, eta
-        engine.train(print_freq=len(manager.train_loader), fixbase_epoch=fixbase, open_layers=["classifier"])
-    train_seconds = time.perf_counter() - train_started
-
-    cmc, mean_ap, valid = evaluate_engine(engine, manager)
-    trained_images = len(manager.train_loader) * config.batch_size * config.epochs  # torchreid drops the last batch
-    metrics = {
-        "mAP": round(100 * mean_ap, 2),
-        **{f"rank{r}": round(100 * float(cmc[min(r, len(cmc)) - 1]), 2) for r in RANKS},
-        "train_images": len(lists["train"]), "train_identities": manager.num_train_pids,
-        "query_images": len(lists["query"]), "gallery_images": len(lists["gallery"]), "valid_queries": valid,
-        "epochs": config.epochs, "seed": seed, "model": config.model, "device": str(device_),
-        # where it ran: on a work pool with one worker per GPU, the host and the GPU the worker was given
-        "host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "wall_seconds": round(time.perf_counter() - started, 1), "train_seconds": round(train_seconds, 1),
-        "images_per_second": round(trained_images / max(train_seconds, 1e-9), 1),
-        "data_root": str(data_root.resolve()), "config": dataclasses.asdict(config),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_file(out / "model.pt") as tmp:
-        torch.save(engine.model.state_dict(), tmp)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.reid", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder")
-    parser.add_argument("--config", required=True, type=Path, help="YAML config with a `reid:` section")
-    parser.add_argument("--out", required=True, type=Path, help="folder for metrics.json and model.pt")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--weights", type=Path, help="ImageNet weights file when reid.pretrained is true")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    args = parser.parse_args(argv)
-    metrics = train_reid(args.data_root, load_config(args.config).reid, args.out, args.seed, args.weights, args.device)
-    print(f"{metrics['model']} on {metrics['train_images']} images of {metrics['train_identities']} identities, "
-          f"{metrics['epochs']} epochs on {metrics['device']} ({metrics['images_per_second']} images/s): "
-          f"mAP {metrics['mAP']:.2f}, rank-1 {metrics['rank1']:.2f}, rank-5 {metrics['rank5']:.2f}, "
-          f"rank-10 {metrics['rank10']:.2f} -> {args.out / 'metrics.json'}")
-    return 0
-
-
-run = exit_on_input_error(main)
-
-if __name__ == "__main__":
-    run()
