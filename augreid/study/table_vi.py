@@ -45,23 +45,28 @@ def _cell(row: pd.Series) -> str:
     return f"{row['mAP_mean']:.1f}{spread} (r1 {row['rank1_mean']:.1f})"
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
+def to_markdown(summary: pd.DataFrame, marks: dict[tuple[str, float], str] | None = None) -> str:
+    """One row per generator, one column per portion; `marks` (from the paired comparisons) follow their cells."""
+    marks = marks or {}
     portions = sorted(summary["portion"].unique())
     header = "| generator | " + " | ".join(f"p = {p:g}" for p in portions) + " |"
     lines = [header, "|---|" + "---|" * len(portions)]
     for generator, rows in summary.groupby("generator", observed=True, sort=True):
-        cells = {row["portion"]: _cell(row) for _, row in rows.iterrows()}
+        cells = {row["portion"]: " ".join(filter(None, (_cell(row), marks.get((generator, row["portion"])))))
+                 for _, row in rows.iterrows()}
         lines.append(f"| {generator} | " + " | ".join(cells.get(p, "") for p in portions) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_report(summary: pd.DataFrame, out: str | Path, title: str = "Table VI: re-ID mAP (%) by kept portion p") -> dict:
-    """`table_vi.md`, `table_vi.csv` and `map_vs_portion.png` in `out`; returns their paths."""
+def write_report(summary: pd.DataFrame, out: str | Path, title: str = "Table VI: re-ID mAP (%) by kept portion p",
+                 marks: dict[tuple[str, float], str] | None = None, notes: str = "") -> dict:
+    """`table_vi.md` (with `notes` under the table: the marks' legend, the budget), `table_vi.csv` and
+    `map_vs_portion.png` in `out`; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out / "table_vi.md", "csv": out / "table_vi.csv", "plot": out / "map_vs_portion.png"}
     atomic_write_text(paths["markdown"], f"# {title}\n\nCells: mAP (r1 rank-1); mean ± std over seeds.\n\n"
-                      + to_markdown(summary))
+                      + to_markdown(summary, marks) + (f"\n{notes}\n" if notes else ""))
     with atomic_file(paths["csv"]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.3f", lineterminator="\n")
     figure, axes = plt.subplots(figsize=(6, 4))
