@@ -1,11 +1,14 @@
-"""`python -m augreid.quality --data-root DIR --checkpoint FILE [--pairs CSV] --out DIR`: generation quality.
+"""`python -m augreid.quality --data-root DIR --checkpoint FILE [--pairs CSV] [--reid-model RUN] --out DIR`.
 
-On held-out test pairs (the published `market-pairs-test.csv` format, `from,to`; without it, pairs drawn with a
-seed from the test identities by the training pair rule): SSIM (Gaussian window, sigma 1.5), mask-SSIM (both
-images multiplied by the body mask drawn from the target keypoints) and PSNR of generated against real target
-images, each a mean over pairs, beside the "copy the condition image" baseline on the same pairs. Metrics that need
-pretrained networks (IS, FID, LPIPS, PCKh) are reported as not computed, with the reason, never as a number.
-Writes `quality.json` and `gallery.png` (condition | target pose | generated | real for a fixed sample of pairs).
+Generation quality on held-out test pairs (the published `market-pairs-test.csv` format, `from,to`; without it,
+pairs drawn with a seed from the test identities by the training pair rule): SSIM (Gaussian window, sigma 1.5),
+mask-SSIM (both images multiplied by the body mask drawn from the target keypoints) and PSNR of generated against
+real target images, each a mean over pairs, beside the "copy the condition image" baseline on the same pairs.
+With `--reid-model` (an `augreid.reid` run trained on the real training set), the identity score: rank-1 and mAP
+of the generated images as queries against the real gallery, beside the real targets' and the copies'
+(`augreid/reid/identity.py`). Metrics that need pretrained networks (IS, FID, LPIPS, PCKh) are reported as not
+computed, with the reason, never as a number. Writes `quality.json` and `gallery.png` (condition | target pose |
+generated | real for a fixed sample of pairs).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from augreid.market import annotation_file, split_dir
 from augreid.metrics.image import psnr, ssim
 from augreid.pairs import sample_pairs
 from augreid.pose import body_mask, draw_skeleton
+from augreid.reid.identity import QUERY_KINDS, ReidEmbedder, gallery_features, identity_scores, real_gallery
 
 METRICS = ("ssim", "mask_ssim", "psnr")
 DEFAULT_PAIRS = 1000
@@ -45,11 +49,14 @@ def _chw(pixels: np.ndarray) -> torch.Tensor:
 
 
 def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
-                    device: torch.device | str = "cpu", batch_size: int = 64) -> dict[str, float]:
+                    device: torch.device | str = "cpu", batch_size: int = 64,
+                    embed: ReidEmbedder | None = None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Mean SSIM, mask-SSIM and PSNR over `pairs` (columns from, to) for the generator and, prefixed `copy_`,
-    for copying the condition image."""
+    for copying the condition image; with `embed`, also the re-ID features of the generated, real target and
+    condition images, in pair order."""
     generator.eval()
     scores: dict[str, list[torch.Tensor]] = {prefix + m: [] for prefix in ("", "copy_") for m in METRICS}
+    features: dict[str, list[torch.Tensor]] = {kind: [] for kind in QUERY_KINDS} if embed else {}
     for start in range(0, len(pairs), batch_size):
         rows = pairs.iloc[start: start + batch_size]
         condition = np.stack([load_image(image_dir / name) for name in rows["from"]])
@@ -62,7 +69,10 @@ def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotati
             scores[prefix + "ssim"].append(ssim(images, real))
             scores[prefix + "mask_ssim"].append(ssim(images * mask, real * mask))  # both masked, as published
             scores[prefix + "psnr"].append(psnr(images, real))
-    return {"pairs": len(pairs), **{key: round(torch.cat(values).mean().item(), 4) for key, values in scores.items()}}
+        for kind, images in zip(features, (generated, target, condition)):
+            features[kind].append(embed(images))
+    means = {key: round(torch.cat(values).mean().item(), 4) for key, values in scores.items()}
+    return {"pairs": len(pairs), **means}, {kind: torch.cat(values) for kind, values in features.items()}
 
 
 def read_pairs(path: str | Path, annotations: Annotations, image_dir: Path) -> pd.DataFrame:
@@ -104,8 +114,10 @@ def gallery(generator: nn.Module, image_dir: Path, annotations: Annotations, pai
 
 
 def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pairs_csv: str | Path | None = None,
-             count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto") -> dict:
-    """Score one generator checkpoint on test pairs; writes `quality.json` and `gallery.png` to `out`."""
+             count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto",
+             reid_model: str | Path | None = None) -> dict:
+    """Score one generator checkpoint on test pairs (and, with `reid_model`, the identity of its images);
+    writes `quality.json` and `gallery.png` to `out`."""
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist")
@@ -123,14 +135,21 @@ def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pai
     device_ = pick_device(device)
     generator, payload = load_generator(checkpoint)
     generator = generator.to(device_)
+    embed = ReidEmbedder(reid_model, device_) if reid_model is not None else None
     started = time.perf_counter()
-    scores = score_generator(generator, image_dir, annotations, pairs, device_)
+    scores, features = score_generator(generator, image_dir, annotations, pairs, device_, embed=embed)
+    identity = None
+    if embed is not None:
+        reference = real_gallery(image_dir)
+        identity = {**identity_scores(features, pairs, reference, gallery_features(embed, reference)),
+                    "reid_model": embed.source}
     seconds = time.perf_counter() - started
     result = {
         "generator": payload["generator"], "architecture": payload["architecture"], "step": payload["step"],
-        **scores, "pretrained_metrics": pretrained_metrics(),
+        **scores, "identity": identity, "pretrained_metrics": pretrained_metrics(),
         "inputs": {"data_root": str(data_root.resolve()), "checkpoint_sha256": file_sha256(checkpoint),
-                   "pairs": str(Path(pairs_csv).resolve()) if pairs_csv else f"{count} drawn with seed {seed}"},
+                   "pairs": str(Path(pairs_csv).resolve()) if pairs_csv else f"{count} drawn with seed {seed}",
+                   "reid_model": str(Path(reid_model).resolve()) if reid_model is not None else None},
         "seconds": round(seconds, 1), "pairs_per_second": round(len(pairs) / max(seconds, 1e-9), 1),
         "device": str(device_),
     }
@@ -140,22 +159,51 @@ def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pai
     return result
 
 
+def _identity_cells(identity: dict | None, kind: str) -> str:
+    if identity is None:
+        return "not computed (no re-ID model) | not computed (no re-ID model)"
+    return f"{identity[kind]['rank1']:.1f} | {identity[kind]['mAP']:.1f}"
+
+
 def quality_table(results: dict[str, dict]) -> str:
-    """Markdown: one row per generator and the copy baseline (from the first result's pairs), one column per
-    metric, the pretrained-network metrics with the reason they are missing."""
+    """Markdown: one row per generator, then the baselines on the same pairs (from the first result): copying the
+    condition image, and the real target image (identity only: it is the reference of the image metrics). The
+    pretrained-network metrics say why they are missing."""
     pretrained = list(PRETRAINED)
-    header = "| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | " + " | ".join(pretrained) + " |"
-    lines = [header, "|---|" + "---|" * (4 + len(pretrained))]
-    rows = list(results.items())
+    header = ("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | identity rank-1 | identity mAP | "
+              + " | ".join(pretrained) + " |")
+    lines = [header, "|---|" + "---|" * (6 + len(pretrained))]
+    rows = [(name, r, "generated") for name, r in results.items()]
     if rows:
         first = rows[0][1]
         rows.append(("copy the condition image", {**{m: first["copy_" + m] for m in METRICS}, "pairs": first["pairs"],
-                                                  "pretrained_metrics": first["pretrained_metrics"]}))
-    for name, r in rows:
+                                                  "identity": first["identity"],
+                                                  "pretrained_metrics": first["pretrained_metrics"]}, "copy"))
+    for name, r, kind in rows:
         reasons = [r["pretrained_metrics"][m].removeprefix("not computed: ") for m in pretrained]
         lines.append(f"| {name} | {r['pairs']} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['psnr']:.2f} | "
+                     f"{_identity_cells(r['identity'], kind)} | "
                      + " | ".join(f"not computed ({reason})" for reason in reasons) + " |")
+    if rows and rows[0][1]["identity"] is not None:
+        identity = rows[0][1]["identity"]
+        lines.append(f"| real target image (upper bound) | {identity['target']['pairs']} | – | – | – | "
+                     f"{_identity_cells(identity, 'target')} | " + " | ".join("–" for _ in pretrained) + " |")
     return "\n".join(lines) + "\n"
+
+
+def identity_summary(results: dict[str, dict]) -> list[str]:
+    """One line per generator: its images' identity rank-1 against the real targets' and the copies'."""
+    lines = []
+    for name, r in results.items():
+        if r["identity"] is None:
+            continue
+        identity = r["identity"]
+        share = identity["generated"]["rank1"] / max(identity["target"]["rank1"], 1e-9)
+        lines.append(f"{name}: identity rank-1 {identity['generated']['rank1']:.1f} (mAP "
+                     f"{identity['generated']['mAP']:.1f}) = {share:.0%} of the real targets' "
+                     f"{identity['target']['rank1']:.1f}; copying the condition image "
+                     f"{identity['copy']['rank1']:.1f}, on {identity['generated']['pairs']} test pairs")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,13 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=Path, help="test pairs CSV (from,to), e.g. market-pairs-test.csv")
     parser.add_argument("--count", type=int, default=DEFAULT_PAIRS, help="pairs to draw without --pairs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reid-model", type=Path,
+                        help="an augreid.reid run (folder or its model.pt) trained on the real training set: adds the "
+                             "identity score")
     parser.add_argument("--out", required=True, type=Path, help="folder for quality.json and gallery.png")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         raise InputError(f"{args.checkpoint}: checkpoint does not exist")
-    result = evaluate(args.data_root, args.checkpoint, args.out, args.pairs, args.count, args.seed, args.device)
+    result = evaluate(args.data_root, args.checkpoint, args.out, args.pairs, args.count, args.seed, args.device,
+                      args.reid_model)
     print(quality_table({result["generator"]: result}), end="")
+    for line in identity_summary({result["generator"]: result}):
+        print(line)
     print(f"{result['pairs']} pairs in {result['seconds']} s ({result['pairs_per_second']} pairs/s on "
           f"{result['device']}) -> {args.out / 'quality.json'}, {args.out / 'gallery.png'}")
     return 0

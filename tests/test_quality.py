@@ -78,7 +78,9 @@ def test_quality_scores_generator_and_copy_on_the_same_pairs(small_synthetic, ti
         assert gallery.size == (4 * 64, HEADER_HEIGHT + 8 * 128)  # 8 fixed pairs
 
     table = quality_table({"pona": result}).splitlines()
-    assert table[0].startswith("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | IS | FID | LPIPS | PCKh |")
+    assert table[0].startswith("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | identity rank-1 | identity mAP | "
+                               "IS | FID | LPIPS | PCKh |")
+    assert result["identity"] is None and "not computed (no re-ID model)" in table[2]
     assert table[2].startswith(f"| pona | 12 | {result['ssim']:.4f} | {result['mask_ssim']:.4f} |")
     assert table[3].startswith(f"| copy the condition image | 12 | {result['copy_ssim']:.4f} |")
     assert "not computed (weights unavailable)" in table[2]
