@@ -1,11 +1,12 @@
 """Prefect flow `augment-and-evaluate`: the whole Table VI study as one run.
 
-prepare data -> train each generator once and score its images (SSIM, mask-SSIM, PSNR) -> for each generator x
-portion x seed: generate -> train re-ID -> evaluate -> collect -> report (Table VI and the quality table). Each
-generator's training is a child flow `train-generator`, and each
-(generator, portion, seed) a child flow `augment-and-reid`: in this process one after the other, or with
-`fan_out` set, as separate flow runs of the deployments `train-generator/<fan_out>` and
-`augment-and-reid/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
+prepare data -> (1) train each generator once, and re-ID on the full set (p = 1.0) per seed -> (2) score each
+generator's test images (SSIM, mask-SSIM, PSNR, and their identity under the full set's seed-0 re-ID model), and
+for each generator x portion x seed: generate -> train re-ID -> evaluate -> (3) report: Table VI with the marks
+of the paired comparisons against `none` and `duplicate`, the comparisons, the quality table. Each training is a
+child flow `train-generator`, each scoring a child flow `score-generator` and each (generator, portion, seed) a
+child flow `augment-and-reid`: in this process one after the other, or with `fan_out` set, as flow runs of the
+deployments `<child>/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from augreid.config import load_config
 from augreid.generate import GENERATORS, MODELS
 from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
-                         finished_generator, finished_quality, finished_reid, prepare_data, quality_task, reid_task,
-                         report_task, train_generator_task)
+                         finished_generator, finished_quality, finished_reid, finished_reid_model, prepare_data,
+                         quality_task, reid_task, report_task, train_generator_task)
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
@@ -47,9 +48,9 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
 
 
 def check_fan_out(fan_out: str) -> None:
-    """Both child deployments must exist before anything is trained."""
+    """Every child deployment must exist before anything is trained."""
     with get_client(sync_client=True) as client:
-        for child in (train_generator_flow, augment_and_reid):
+        for child in (train_generator_flow, score_generator_flow, augment_and_reid):
             try:
                 client.read_deployment_by_name(f"{child.name}/{fan_out}")
             except ObjectNotFound:
@@ -58,12 +59,17 @@ def check_fan_out(fan_out: str) -> None:
 
 
 @flow(name="train-generator")
-def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str,
-                         quality_out: str) -> dict:
-    """One generator, trained once per config and data set (resumes a crashed training), then scored on test
-    pairs."""
-    checkpoint = cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
-    return cached(quality_task, quality_out, QUALITY_MARKER)(checkpoint, data, config, config_sha256, quality_out)
+def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
+    """One generator, trained once per config and data set (resumes a crashed training)."""
+    return cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
+
+
+@flow(name="score-generator")
+def score_generator_flow(checkpoint: dict, data: dict, config: str, config_sha256: str, reid_model: dict,
+                         out: str) -> dict:
+    """One trained generator scored on test pairs: image metrics, and the identity of its images under the re-ID
+    model of the real training set."""
+    return cached(quality_task, out, QUALITY_MARKER)(checkpoint, data, config, config_sha256, reid_model, out)
 
 
 @flow(name="augment-and-reid")
@@ -77,25 +83,25 @@ def augment_and_reid(generator: str, portion: float, seed: int, data: dict, chec
     return cached(reid_task, reid_out, REID_MARKER)(data, config, config_sha256, seed, reid_out)
 
 
-def run_children(child, calls: list[dict], fan_out: str | None) -> None:
-    """Run the child flow once per parameter set: here, one after the other, or as flow runs of the deployment
+def run_children(calls: list[tuple], fan_out: str | None) -> None:
+    """Run each (child flow, parameters): here, one after the other, or as flow runs of the deployments
     `<child>/<fan_out>` that the pool's workers pick up in parallel; returns when all have completed."""
     if fan_out is None:
-        for parameters in calls:
+        for child, parameters in calls:
             child(**parameters)
         return
-    name = f"{child.name}/{fan_out}"
-    runs = [run_deployment(name, parameters=parameters, timeout=0) for parameters in calls]
-    get_run_logger().info("%s: %d flow runs handed to the work pool", name, len(runs))
+    runs = {run_deployment(f"{child.name}/{fan_out}", parameters=parameters, timeout=0).id: f"{child.name}/{fan_out}"
+            for child, parameters in calls}
+    get_run_logger().info("%d flow runs handed to the work pool", len(runs))
     with get_client(sync_client=True) as client:
-        pending = {run.id for run in runs}
+        pending = set(runs)
         while pending:
             time.sleep(POLL_SECONDS)
             for run_id in list(pending):
                 state = client.read_flow_run(run_id).state
                 if state is not None and state.is_final():
                     if not state.is_completed():
-                        raise RuntimeError(f"{name}: flow run {run_id} ended {state.name}: {state.message}")
+                        raise RuntimeError(f"{runs[run_id]}: flow run {run_id} ended {state.name}: {state.message}")
                     pending.discard(run_id)
 
 
@@ -118,32 +124,44 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
 
     models = [g for g in generators if g in MODELS]
     generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g in models}
+    checkpoints: dict[str, dict] = {}  # filled once the generators are trained
+
+    def cell(generator: str, portion: float, seed: int) -> dict:
+        if portion == FULL:
+            return dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
+                        config_sha256=config_sha256, augmented_out=None,
+                        reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
+        # the checkpoint's digest names the set, so a retrained generator never meets a stale set
+        key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
+        name = f"{generator}_p{portion:g}_s{seed}_{key}"
+        return dict(generator=generator, portion=portion, seed=seed, data=data, checkpoint=checkpoints.get(generator),
+                    config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
+                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"))
+
+    # (1) the generators and the full-set runs need nothing but the data; the seed-0 full run is also the re-ID
+    # model of the identity score, so it runs whenever a generator is scored
+    full_seeds = [s for s in seeds if FULL in portions or (models and s == seeds[0])]
+    full_cells = [cell("none", FULL, seed) for seed in full_seeds]
+    run_children([(train_generator_flow, dict(generator=g, data=data, config=config, config_sha256=config_sha256,
+                                              out=out)) for g, out in generator_outs.items()]
+                 + [(augment_and_reid, c) for c in full_cells], fan_out)
+    checkpoints.update({g: finished_generator(out) for g, out in generator_outs.items()})
+
+    # (2) each generator scored with the seed-0 full model, and every partial cell
     quality_outs = {g: str(root / "quality" / Path(out).name) for g, out in generator_outs.items()}
-    run_children(train_generator_flow, [dict(generator=g, data=data, config=config, config_sha256=config_sha256,
-                                             out=out, quality_out=quality_outs[g])
-                                        for g, out in generator_outs.items()], fan_out)
-    checkpoints = {g: finished_generator(out) for g, out in generator_outs.items()}
+    reid_model = finished_reid_model(full_cells[0]["reid_out"]) if models else None
+    cells = [cell(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
+    run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
+                                              config_sha256=config_sha256, reid_model=reid_model, out=out))
+                  for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in cells], fan_out)
     quality = {g: finished_quality(out) for g, out in quality_outs.items()}
 
-    cells = []
-    for seed in seeds:
-        if FULL in portions:
-            cells.append(dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
-                              config_sha256=config_sha256, augmented_out=None,
-                              reid_out=str(root / "reid" / f"full_s{seed}_{tag}")))
-        for generator in generators:
-            # the checkpoint's digest names the set, so a retrained generator never meets a stale set
-            key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
-            for portion in (p for p in portions if p != FULL):
-                name = f"{generator}_p{portion:g}_s{seed}_{key}"
-                cells.append(dict(generator=generator, portion=portion, seed=seed, data=data,
-                                  checkpoint=checkpoints.get(generator), config=config, config_sha256=config_sha256,
-                                  augmented_out=str(root / "augmented" / name),
-                                  reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}")))
-    run_children(augment_and_reid, cells, fan_out)
-
+    # (3) the report
+    reported = [c for c in full_cells if FULL in portions] + cells
     results = [{"generator": c["generator"], "portion": c["portion"], "seed": c["seed"],
-                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1")}} for c in cells]
+                "per_query": str(Path(c["reid_out"]) / "per_query.csv"),
+                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1", "steps", "budget")}}
+               for c in reported]
     lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
               if c["generator"] in models}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
@@ -171,10 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output)
-    print(f"\nTable VI: re-ID mAP (%) (r1 rank-1), {time.perf_counter() - started:.0f} s\n\n{report['table']}")
+    print(f"\nTable VI: re-ID mAP (%) (r1 rank-1), {time.perf_counter() - started:.0f} s\n\n{report['table']}\n{report['notes']}\n")
     if report["quality_table"]:
         print(f"Generation quality on test pairs\n\n{report['quality_table']}")
-    print("report: " + ", ".join(v for k, v in report.items() if k not in ("table", "quality_table")))
+        print("\n".join(report["identity"]) + "\n")
+    print("report: " + ", ".join(report["paths"].values()))
+    if report["verdicts"]:
+        print("\nVerdicts (Δ mAP, 95% interval):\n" + "\n".join(report["verdicts"]))
     return 0
 
 

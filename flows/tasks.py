@@ -11,6 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
@@ -20,9 +22,10 @@ from augreid.config import load_config
 from augreid.gallery import write_gallery
 from augreid.generate import augment
 from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
-from augreid.quality import evaluate, quality_table
+from augreid.quality import evaluate, identity_summary, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
+from augreid.study.comparisons import LEGEND, cell_marks, compare_cells, verdict_lines, write_comparisons
 from augreid.study.table_vi import results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
 
@@ -61,6 +64,11 @@ def finished_reid(out: str | Path) -> dict:
     return json.loads((Path(out) / REID_MARKER).read_text())
 
 
+def finished_reid_model(out: str | Path) -> dict:
+    """A trained re-ID run as the identity score sees it: its folder and its weights' digest."""
+    return {"run": str(out), "sha256": file_sha256(Path(out) / "model.pt")}
+
+
 def finished_quality(out: str | Path) -> dict:
     return json.loads((Path(out) / QUALITY_MARKER).read_text())
 
@@ -84,15 +92,19 @@ def train_generator_task(name: str, data: dict, config: str, config_sha256: str,
 
 
 @task(**CACHED)
-def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    """SSIM, mask-SSIM, PSNR on test pairs (the published pairs file when the data root has one)."""
+def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, reid_model: dict | None,
+                 out: str) -> dict:
+    """SSIM, mask-SSIM, PSNR on test pairs (the published pairs file when the data root has one), and the
+    identity score under `reid_model`."""
     settings = load_config(config).quality
     published = Path(data["root"]) / TEST_PAIRS
     result = evaluate(data["root"], checkpoint["checkpoint"], out, published if published.is_file() else None,
-                      settings.pairs, settings.seed)
+                      settings.pairs, settings.seed, reid_model=reid_model["run"] if reid_model else None)
     get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",
                           result["generator"], result["ssim"], result["mask_ssim"], result["psnr"], result["pairs"],
                           result["copy_ssim"], result["copy_mask_ssim"], result["copy_psnr"])
+    for line in identity_summary({result["generator"]: result}):
+        get_run_logger().info(line)
     return result
 
 
@@ -119,30 +131,51 @@ def png_data_url(path: str | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
+def budget_note(results: list[dict]) -> str:
+    """What the re-ID runs' budget was, in the report's words."""
+    budgets = sorted({r["budget"] for r in results})
+    steps = sorted({r["steps"] for r in results})
+    if budgets == ["steps"]:
+        return f"Re-ID budget: steps (every run took the full set's {steps[0]} optimizer steps)."
+    return (f"Re-ID budget: {', '.join(budgets)} (the same epochs whatever the set's size: "
+            f"{steps[0]} to {steps[-1]} optimizer steps)")
+
+
 @task
 def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], quality: dict[str, dict],
                 output: str) -> dict:
-    """Table VI (markdown, CSV, plot), the quality table and one gallery per generator under `output/report/`,
-    also published as artifacts: the tables as markdown, the plot and the galleries as images."""
+    """Table VI (markdown with the comparisons' marks, CSV, plot), the paired comparisons, the quality table
+    and one gallery per generator under `output/report/`, also published as artifacts: the tables as markdown,
+    the plot and the galleries as images."""
     report = Path(output) / "report"
+    runs = pd.DataFrame(results)
+    comparisons = compare_cells(runs, generators)
+    marks, budget = cell_marks(comparisons), budget_note(results)
+    notes = f"{budget}\n\n{LEGEND}" if not comparisons.empty else budget
     summary = summarise(results_frame(results), generators)
-    paths = write_report(summary, report)
+    paths = write_report(summary, report, marks=marks, notes=notes)
+    paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
     quality_markdown = quality_table(quality) if quality else ""
     if quality:
         paths["quality"] = str(report / "quality.md")
         atomic_write_text(report / "quality.md", "# Generation quality on test pairs\n\n" + quality_markdown)
         create_markdown_artifact(markdown="# Generation quality on test pairs\n\n" + quality_markdown, key="quality",
-                                 description="SSIM, mask-SSIM, PSNR per generator, beside copying the condition")
+                                 description="SSIM, mask-SSIM, PSNR and identity score per generator, beside "
+                                             "copying the condition and the real target")
     for generator, sets in galleries.items():
         if write_gallery(sets["augmented"], sets["source"], report / f"gallery_{generator}.png"):
             paths[f"gallery_{generator}"] = str(report / f"gallery_{generator}.png")
-    markdown = to_markdown(summary)
+    markdown = to_markdown(summary, marks)
     files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
-    create_markdown_artifact(markdown=f"# Table VI: re-ID mAP (%)\n\nCells: mAP (r1 rank-1).\n\n{markdown}\n{files}\n",
-                             key="table-vi", description="re-ID mAP by generator and kept portion")
+    create_markdown_artifact(markdown=f"# Table VI: re-ID mAP (%)\n\nCells: mAP (r1 rank-1).\n\n{markdown}\n{notes}\n\n"
+                                      f"{files}\n", key="table-vi", description="re-ID mAP by generator and kept portion")
+    create_markdown_artifact(markdown=Path(paths["comparisons"]).read_text(), key="comparisons",
+                             description="each generator against none and duplicate: Δ mAP / rank-1, 95% intervals")
     create_image_artifact(png_data_url(paths["plot"]), key="map-vs-portion", description="mAP against kept portion")
     for key in (k for k in paths if k.startswith("gallery_")):
         create_image_artifact(png_data_url(paths[key]), key=key.replace("_", "-"),
                               description="condition | target pose | generated | real")
-    get_run_logger().info("Table VI\n%s", markdown)
-    return {**paths, "table": markdown, "quality_table": quality_markdown}
+    verdicts = verdict_lines(comparisons)
+    get_run_logger().info("Table VI\n%s\n%s", markdown, "\n".join(verdicts))
+    return {"paths": paths, "table": markdown, "notes": notes, "quality_table": quality_markdown,
+            "identity": identity_summary(quality), "verdicts": verdicts}

@@ -155,6 +155,9 @@ def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_p
     cells = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [
         api(url, "/deployments/name/augment-and-reid/pool")["id"]]}}})
     assert len(cells) == 4 and all(c["state_type"] == "COMPLETED" for c in cells)  # 3 generators at p=0.5, 1 shared
+    scored = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [
+        api(url, "/deployments/name/score-generator/pool")["id"]]}}})
+    assert len(scored) == 1 and scored[0]["state_type"] == "COMPLETED"  # pona's quality and identity score
     metrics = [json.loads(p.read_text()) for p in (output / "reid").glob("*/metrics.json")]
     assert len(metrics) == 4
     assert {m["cuda_visible_devices"] for m in metrics} == {"0", "1"}  # both workers took cells

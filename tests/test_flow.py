@@ -11,6 +11,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
@@ -50,13 +51,20 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert rows[0] == "| generator | p = 0.5 | p = 1 |"
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none"]
     assert rows[2].split("|")[3] == rows[3].split("|")[3]  # the shared p = 1.0 run
-    for key in ("markdown", "csv", "plot", "gallery_pona", "quality"):
-        assert os.path.isfile(result[key])
-    assert "gallery_none" not in result  # a control generates nothing to show
+    for key in ("markdown", "csv", "plot", "gallery_pona", "quality", "comparisons", "comparisons_csv"):
+        assert os.path.isfile(result["paths"][key])
+    assert "gallery_none" not in result["paths"]  # a control generates nothing to show
     quality = result["quality_table"].splitlines()
-    assert [row.split("|")[1].strip() for row in quality[2:]] == ["pona", "copy the condition image"]
+    assert [row.split("|")[1].strip() for row in quality[2:]] == ["pona", "copy the condition image",
+                                                                  "real target image (upper bound)"]
+    assert len(result["verdicts"]) == 1 and result["verdicts"][0].startswith("pona vs none at p=0.5: ")
+    assert result["notes"].startswith("Re-ID budget: epochs")
+    comparisons = pd.read_csv(result["paths"]["comparisons_csv"])
+    assert list(comparisons[["generator", "baseline", "portion", "seed"]].itertuples(index=False, name=None)) == [
+        ("pona", "none", 0.5, 0)]
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.suffix in (".json", ".pt", ".csv")}
     assert sum(p.name == "metrics.json" for p in written) == 3  # pona p0.5, none p0.5, shared p1.0
+    assert sum(p.name == "per_query.csv" for p in written) == 3
     again = augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none"], seeds=[0],
                                  output=output)
     assert again["table"] == result["table"]
