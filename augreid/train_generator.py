@@ -160,7 +160,7 @@ def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, devi
     pairs = sample_pairs(annotations, HELDOUT_PAIRS, seed)
     if pairs.empty:
         return None
-    return score_generator(generator, split_dir(data_root, "gallery"), annotations, pairs, device)
+    return score_generator(generator, split_dir(data_root, "gallery"), annotations, pairs, device)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
