@@ -1,8 +1,14 @@
-"""`python -m augreid.bench generators [--device cpu|cuda] [--json]`: speed of the published generators.
+"""`python -m augreid.bench generators|reid [--device cpu|cuda] [--json]`: speed of generators and re-ID training.
 
+`reid`: training images/s of a torchreid model (the demo's OSNet-x0.25 at 64x32 by default) with contiguous and
+channels_last tensors, at one thread and at all cores, and of `--concurrent` runs side by side (one thread each),
+as the flow's `parallel` runs them.
+
+`generators`:
 For PoNA-3, PoNA-2, PATN-9, APS and GFLA (the published Market-1501 shapes, ngf 64) at 128x64, and any
-`--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per multiply-add) and generated images/s at batch 1 and a large batch, in eval mode,
-as `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
+`--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per multiply-add)
+and generated images/s at batch 1 and a large batch, in eval mode, on heatmaps of real-looking poses, as
+`augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
 ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp).
 """
 from __future__ import annotations
@@ -13,16 +19,19 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from augreid.config import GeneratorArchitecture
+from augreid.config import GeneratorArchitecture, SyntheticConfig
 from augreid.device import mixed_precision
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators import build_generator
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.layers import parameter_count
+from augreid.heatmap import pose_pair_maps
 from augreid.pose import IMAGE_SIZE
+from augreid.synthetic.dataset import plan_dataset
 
 MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9), ("APS", "aps", 4), ("GFLA", "gfla", 3))
 PAPER_RATIO = 105.18 / 97.37
@@ -37,11 +46,20 @@ def gflops_per_image(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def pose_maps(batch: int, device: torch.device) -> torch.Tensor:
+    """Heatmaps of real-looking poses (the synthetic set's walking people), as generation feeds them: the time of
+    a convolution depends on its values (denormal floats are slow on a CPU), so random maps would mislead."""
+    _, specs = plan_dataset(SyntheticConfig(train_identities=8, test_identities=2), seed=0)
+    poses = np.stack([spec.keypoints for spec in specs if spec.split == "train"])
+    poses = poses[np.arange(batch) % len(poses)]
+    return pose_pair_maps(poses, np.roll(poses, 1, axis=0), device=device)
+
+
 def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, min_seconds: float) -> float:
     """Forward throughput after a warm-up, timed over at least `min_seconds` and 3 batches."""
     height, width = IMAGE_SIZE
-    image = torch.randn(batch, 3, height, width, device=device)
-    maps = torch.rand(batch, 36, height, width, device=device)
+    image = torch.rand(batch, 3, height, width, device=device) * 2 - 1
+    maps = pose_maps(batch, device)
     cuda = device.type == "cuda"
     if cuda:
         image, maps = (t.contiguous(memory_format=torch.channels_last) for t in (image, maps))
@@ -86,6 +104,72 @@ def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds
             "rows": rows, "pona3_over_patn9": ratios, "paper_ratio": round(PAPER_RATIO, 3)}
 
 
+def reid_images_per_second(model_name: str, size: tuple[int, int], batch: int, threads: int, channels_last: bool,
+                           device: torch.device, min_seconds: float) -> float:
+    """Training throughput (forward, backward, Adam step) of a torchreid softmax model on random images."""
+    from augreid.compat import import_torchreid
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = import_torchreid().reid.models.build_model(model_name, num_classes=100, loss="softmax",
+                                                       pretrained=False).to(device).train()
+    images = torch.randn(batch, 3, *size, device=device)
+    labels = torch.randint(0, 100, (batch,), device=device)
+    if channels_last:
+        model, images = model.to(memory_format=torch.channels_last), images.contiguous(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), 3e-3)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+
+    for _ in range(3):
+        step()
+    sync()
+    runs, started = 0, time.perf_counter()
+    while runs < 5 or time.perf_counter() - started < min_seconds:
+        step()
+        runs += 1
+    sync()
+    return runs * batch / (time.perf_counter() - started)
+
+
+def _reid_worker(arguments: tuple) -> float:
+    return reid_images_per_second(*arguments)
+
+
+def bench_reid(model_name: str, size: tuple[int, int], batch: int, device: torch.device, min_seconds: float,
+               concurrent: int) -> dict:
+    import multiprocessing
+
+    from augreid.device import cores
+
+    settings = [(threads, layout) for threads in sorted({1, cores()}) for layout in (False, True)]
+    rows = [{"runs": 1, "threads": threads, "channels_last": layout,
+             "images_per_second": round(reid_images_per_second(model_name, size, batch, threads, layout, device,
+                                                               min_seconds), 1)} for threads, layout in settings]
+    if concurrent > 1 and device.type == "cpu":
+        with multiprocessing.get_context("spawn").Pool(concurrent) as pool:
+            each = pool.map(_reid_worker, [(model_name, size, batch, 1, True, device, min_seconds)] * concurrent)
+        rows.append({"runs": concurrent, "threads": 1, "channels_last": True,
+                     "images_per_second": round(sum(each), 1)})
+    return {"device": _device_name(device), "torch": torch.__version__, "model": model_name, "size": list(size),
+            "batch": batch, "rows": rows}
+
+
+def print_reid_table(result: dict) -> None:
+    height, width = result["size"]
+    print(f"re-ID training, {result['model']} at {height}x{width}, batch {result['batch']}, on {result['device']} "
+          f"(torch {result['torch']})")
+    print(f"{'runs':>4s} {'threads':>7s} {'layout':>14s} {'images/s (all runs)':>20s}")
+    for row in result["rows"]:
+        layout = "channels_last" if row["channels_last"] else "contiguous"
+        print(f"{row['runs']:4d} {row['threads']:7d} {layout:>14s} {row['images_per_second']:20.1f}")
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -120,10 +204,33 @@ def main(argv: list[str] | None = None) -> int:
     generators.add_argument("--checkpoint", type=Path, action="append", default=[],
                             help="also time this generator.pt (e.g. the demo's), as augreid.generate runs it")
     generators.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    reid = commands.add_parser("reid", help="training images/s of a torchreid model: layouts, threads, runs side by side")
+    reid.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
+    reid.add_argument("--model", default="osnet_x0_25", help="a torchreid model name")
+    reid.add_argument("--height", type=int, default=64)
+    reid.add_argument("--width", type=int, default=32)
+    reid.add_argument("--batch", type=int, default=32)
+    reid.add_argument("--concurrent", type=int, default=2, help="runs side by side, one thread each (CPU)")
+    reid.add_argument("--min-seconds", type=float, default=3.0)
+    reid.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
     device = torch.device(args.device)
+    if args.command == "reid":
+        if min(args.height, args.width, args.batch, args.concurrent) < 1:
+            raise InputError("--height, --width, --batch and --concurrent must be at least 1")
+        from augreid.compat import import_torchreid
+
+        if args.model not in import_torchreid().reid.models.__model_factory:
+            raise InputError(f"--model: torchreid has no model '{args.model}'")
+        result = bench_reid(args.model, (args.height, args.width), args.batch, device, args.min_seconds,
+                            args.concurrent)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print_reid_table(result)
+        return 0
     large = args.batch or DEFAULT_LARGE_BATCH[device.type]
     if large < 2:
         raise InputError(f"--batch {large}: the large batch must be at least 2")

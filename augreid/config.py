@@ -30,8 +30,11 @@ class SyntheticConfig:
     cameras: int = 6
     junk_images: int = 60  # `-1_...` badly cropped people in bounding_box_test
     distractor_images: int = 40  # `0000_...` background crops in bounding_box_test
+    background_saturation: float = 1.0  # < 1 mutes the cameras' walls and ground towards grey (0: grey)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.background_saturation <= 1.0:
+            raise ValueError("background_saturation must be between 0 and 1")
         for name in ("train_identities", "test_identities", "cameras"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -60,8 +63,11 @@ class GeneratorArchitecture:
     ndf: int = 64  # discriminator width
     discriminator_blocks: int = 3
     discriminator_spectral_norm: bool = True  # PoNA puts spectral norm on every discriminator conv; PATN does not
+    scale: int = 1  # 2: the generator runs at 64x32 (input downsampled, output upsampled to 128x64), a demo's choice
 
     def __post_init__(self) -> None:
+        if self.scale not in (1, 2, 4):
+            raise ValueError(f"scale must be 1, 2 or 4 (128x64 divided by it), got {self.scale}")
         if self.blocks < 1 or self.ngf < 8 or self.ngf % 8 or self.ndf < 1 or self.discriminator_blocks < 0:
             raise ValueError("blocks must be >= 1, ngf a multiple of 8 (>= 8), ndf >= 1, discriminator_blocks >= 0")
         if self.norm not in ("batch", "instance"):

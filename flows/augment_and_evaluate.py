@@ -10,7 +10,10 @@ deployments `<child>/<fan_out>` that the work pool's workers run side by side (o
 """
 from __future__ import annotations
 
+import contextvars
 import time
+from collections import Counter
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -20,6 +23,7 @@ from prefect.exceptions import ObjectNotFound
 
 from augreid.atomic import file_sha256
 from augreid.config import load_config
+from augreid.device import cores, cpu_threads
 from augreid.generate import GENERATORS, MODELS
 from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
@@ -32,8 +36,10 @@ POLL_SECONDS = 2.0
 
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
-                     seeds: list[int]) -> None:
+                     seeds: list[int], parallel: int = 1) -> None:
     """Fail fast, before any training, with a message naming the bad parameter."""
+    if parallel < 1:
+        raise ValueError(f"parallel: {parallel} must be at least 1")
     unknown = [g for g in generators if g not in GENERATORS]
     if unknown:
         raise ValueError(f"generators: unknown generator '{unknown[0]}' (known: {', '.join(GENERATORS)})")
@@ -58,10 +64,17 @@ def check_fan_out(fan_out: str) -> None:
                                  "(create them with `prefect deploy --all`)") from None
 
 
+def timed(function, *args) -> tuple[object, float]:
+    started = time.perf_counter()
+    return function(*args), time.perf_counter() - started
+
+
 @flow(name="train-generator")
 def train_generator_flow(generator: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    """One generator, trained once per config and data set (resumes a crashed training)."""
-    return cached(train_generator_task, out, GENERATOR_MARKER)(generator, data, config, config_sha256, out)
+    """One generator, trained once per config and data set (resumes a crashed training). Returns the seconds
+    this run spent, by kind of work."""
+    _, seconds = timed(cached(train_generator_task, out, GENERATOR_MARKER), generator, data, config, config_sha256, out)
+    return {f"generator training ({generator})": seconds}
 
 
 @flow(name="score-generator")
@@ -69,7 +82,9 @@ def score_generator_flow(checkpoint: dict, data: dict, config: str, config_sha25
                          out: str) -> dict:
     """One trained generator scored on test pairs: image metrics, and the identity of its images under the re-ID
     model of the real training set."""
-    return cached(quality_task, out, QUALITY_MARKER)(checkpoint, data, config, config_sha256, reid_model, out)
+    _, seconds = timed(cached(quality_task, out, QUALITY_MARKER), checkpoint, data, config, config_sha256,
+                       reid_model, out)
+    return {"generator scoring": seconds}
 
 
 @flow(name="augment-and-reid")
@@ -77,19 +92,37 @@ def augment_and_reid(generator: str, portion: float, seed: int, data: dict, chec
                      config_sha256: str, augmented_out: str | None, reid_out: str) -> dict:
     """One cell of Table VI: fill the missing (1 - p) with the generator, then train and evaluate re-ID.
     At p = 1.0 nothing is missing and re-ID trains on the data set itself."""
+    seconds = {}
     if portion != FULL:
-        data = cached(augment_task, augmented_out, AUGMENTED_MARKER)(portion, data, generator, checkpoint, seed,
-                                                                     augmented_out)
-    return cached(reid_task, reid_out, REID_MARKER)(data, config, config_sha256, seed, reid_out)
+        data, seconds["generation"] = timed(cached(augment_task, augmented_out, AUGMENTED_MARKER), portion, data,
+                                            generator, checkpoint, seed, augmented_out)
+    _, seconds["re-ID runs"] = timed(cached(reid_task, reid_out, REID_MARKER), data, config, config_sha256, seed,
+                                     reid_out)
+    return seconds
 
 
-def run_children(calls: list[tuple], fan_out: str | None) -> None:
-    """Run each (child flow, parameters): here, one after the other, or as flow runs of the deployments
-    `<child>/<fan_out>` that the pool's workers pick up in parallel; returns when all have completed."""
-    if fan_out is None:
+def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> Counter:
+    """Run each (child flow, parameters): here, `parallel` at a time (threads, each with its share of the CPU
+    cores), or as flow runs of the deployments `<child>/<fan_out>` that the pool's workers pick up in parallel.
+    Returns when all have completed, with the seconds the children spent here by kind of work."""
+    seconds: Counter = Counter()
+    if fan_out is None and parallel == 1:
         for child, parameters in calls:
-            child(**parameters)
-        return
+            seconds.update(child(**parameters))
+        return seconds
+    if fan_out is None:
+        with cpu_threads(cores() // parallel), ThreadPoolExecutor(parallel) as pool:
+            # each thread runs its child flow in a copy of this flow's context: Prefect links them as children
+            futures = [pool.submit(contextvars.copy_context().run, child, **parameters) for child, parameters in calls]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:  # do not start the rest; the running ones finish, then the first error is raised
+                for future in futures:
+                    future.cancel()
+                raise failed[0].exception()
+        for future in futures:
+            seconds.update(future.result())
+        return seconds
     runs = {run_deployment(f"{child.name}/{fan_out}", parameters=parameters, timeout=0).id: f"{child.name}/{fan_out}"
             for child, parameters in calls}
     get_run_logger().info("%d flow runs handed to the work pool", len(runs))
@@ -103,15 +136,18 @@ def run_children(calls: list[tuple], fan_out: str | None) -> None:
                     if not state.is_completed():
                         raise RuntimeError(f"{runs[run_id]}: flow run {run_id} ended {state.name}: {state.message}")
                     pending.discard(run_id)
+    return seconds
 
 
 @flow(name="augment-and-evaluate")
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
                          portions: list[float] = DEFAULT_PORTIONS, generators: list[str] = DEFAULT_GENERATORS,
                          seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
-                         fan_out: str | None = None) -> dict:
-    """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed."""
-    check_parameters(config, data_root, portions, generators, seeds)
+                         fan_out: str | None = None, parallel: int = 1) -> dict:
+    """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed. `parallel`:
+    children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two)."""
+    started = time.perf_counter()
+    check_parameters(config, data_root, portions, generators, seeds, parallel)
     if fan_out is not None:
         check_fan_out(fan_out)
     config_sha256 = file_sha256(config)
@@ -119,7 +155,8 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
     refresh = data_root is not None or not (data_out / "synthetic.json").exists()
-    data = prepare_data.with_options(refresh_cache=refresh)(config, config_sha256, data_root, str(data_out))
+    data, data_seconds = timed(prepare_data.with_options(refresh_cache=refresh), config, config_sha256, data_root,
+                               str(data_out))
     tag = f"{config_sha256[:8]}_{data['sha256'][:8]}"
 
     models = [g for g in generators if g in MODELS]
@@ -138,25 +175,30 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                     config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
                     reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"))
 
-    # (1) the generators and the full-set runs need nothing but the data; the seed-0 full run is also the re-ID
-    # model of the identity score, so it runs whenever a generator is scored
+    # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
+    # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
     full_seeds = [s for s in seeds if FULL in portions or (models and s == seeds[0])]
     full_cells = [cell("none", FULL, seed) for seed in full_seeds]
-    run_children([(train_generator_flow, dict(generator=g, data=data, config=config, config_sha256=config_sha256,
-                                              out=out)) for g, out in generator_outs.items()]
-                 + [(augment_and_reid, c) for c in full_cells], fan_out)
+    partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
+    control_cells = [cell(g, p, seed) for g, p, seed in partial if g not in models]
+    seconds = run_children([(train_generator_flow, dict(generator=g, data=data, config=config,
+                                                        config_sha256=config_sha256, out=out))
+                            for g, out in generator_outs.items()]
+                           + [(augment_and_reid, c) for c in full_cells + control_cells], fan_out, parallel)
     checkpoints.update({g: finished_generator(out) for g, out in generator_outs.items()})
 
-    # (2) each generator scored with the seed-0 full model, and every partial cell
+    # (2) each generator scored with the seed-0 full model, and the generators' cells
     quality_outs = {g: str(root / "quality" / Path(out).name) for g, out in generator_outs.items()}
     reid_model = finished_reid_model(full_cells[0]["reid_out"]) if models else None
-    cells = [cell(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
-    run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
-                                              config_sha256=config_sha256, reid_model=reid_model, out=out))
-                  for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in cells], fan_out)
+    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in models]
+    seconds += run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
+                                                         config_sha256=config_sha256, reid_model=reid_model, out=out))
+                             for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in model_cells],
+                            fan_out, parallel)
     quality = {g: finished_quality(out) for g, out in quality_outs.items()}
 
     # (3) the report
+    cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
     reported = [c for c in full_cells if FULL in portions] + cells
     results = [{"generator": c["generator"], "portion": c["portion"], "seed": c["seed"],
                 "per_query": str(Path(c["reid_out"]) / "per_query.csv"),
@@ -165,7 +207,16 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
               if c["generator"] in models}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
-    return report_task(results, generators, galleries, quality, output)
+    report, report_seconds = timed(report_task, results, generators, galleries, quality, output)
+    work = {"data": data_seconds, **seconds, "report": report_seconds}
+    return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
+
+
+def time_breakdown(seconds: dict[str, float], wall: float, parallel: int) -> str:
+    """Where the time went: seconds per kind of work (summed over children that ran side by side) and the
+    wall-clock time; steps answered from the cache take about nothing."""
+    kinds = ", ".join(f"{kind} {value:.0f} s" for kind, value in seconds.items())
+    return f"Time: {kinds} (summed over {parallel} children at a time); {wall:.0f} s wall"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,20 +231,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--output", default="outputs/flow")
+    parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
+                                                               "its share of the cores)")
     args = parser.parse_args(argv)
     try:
-        check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds)
+        check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel)
     except Exception as err:  # InputError from the config loader, ValueError from the checks
         print(f"error: {err}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
-                                  generators=args.generators, seeds=args.seeds, output=args.output)
-    print(f"\nTable VI: re-ID mAP (%) (r1 rank-1), {time.perf_counter() - started:.0f} s\n\n{report['table']}\n{report['notes']}\n")
+                                  generators=args.generators, seeds=args.seeds, output=args.output,
+                                  parallel=args.parallel)
+    print(f"\nTable VI: re-ID mAP (%) (r1 rank-1)\n\n{report['table']}\n{report['notes']}\n")
     if report["quality_table"]:
         print(f"Generation quality on test pairs\n\n{report['quality_table']}")
         print("\n".join(report["identity"]) + "\n")
     print("report: " + ", ".join(report["paths"].values()))
+    print(time_breakdown(report["seconds"], report["wall_seconds"], args.parallel))
     if report["verdicts"]:
         print("\nVerdicts (Δ mAP, 95% interval):\n" + "\n".join(report["verdicts"]))
     return 0

@@ -42,3 +42,20 @@ def test_cuda_without_a_gpu_is_a_clear_error():
     result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cuda"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip() == "error: --device cuda: no CUDA device is available"
+
+
+def test_reid_bench_times_layouts_threads_and_runs_side_by_side(capsys):
+    from augreid.bench import print_reid_table
+
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--device", "cpu", "--batch", "4",
+                             "--height", "32", "--width", "16", "--concurrent", "2", "--min-seconds", "0", "--json"],
+                            capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    layouts = [(row["runs"], row["threads"], row["channels_last"]) for row in report["rows"]]
+    assert layouts[:2] == [(1, 1, False), (1, 1, True)] and layouts[-1] == (2, 1, True)
+    assert all(row["images_per_second"] > 0 for row in report["rows"])
+    print_reid_table(report)
+    assert "osnet_x0_25 at 32x16, batch 4" in capsys.readouterr().out
+    bad = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--model", "vgg_nope"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --model: torchreid has no model 'vgg_nope'"

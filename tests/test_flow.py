@@ -41,6 +41,8 @@ def test_bad_parameters_fail_fast(tiny_config, tmp_path):
         check_parameters(tiny_config, None, [1.5], ["pona"], [0])
     with pytest.raises(ValueError, match="data_root: .* does not exist"):
         check_parameters(tiny_config, str(tmp_path / "absent"), [0.5], ["pona"], [0])
+    with pytest.raises(ValueError, match="parallel: 0 must be at least 1"):
+        check_parameters(tiny_config, None, [0.5], ["pona"], [0], parallel=0)
 
 
 def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tmp_path):
@@ -79,6 +81,18 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
                                  output=output)
     assert third["table"] == result["table"]
     assert (augmented / "manifest.csv").is_file() and metrics.is_file()
+
+
+def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):
+    """Two children at a time (threads of one core each): every step still runs, and one core per run makes the
+    numbers reproducible."""
+    runs = [augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none", "duplicate"],
+                                 seeds=[0], output=str(tmp_path / name), parallel=2) for name in ("a", "b")]
+    assert runs[0]["table"] == runs[1]["table"] and runs[0]["verdicts"] == runs[1]["verdicts"]
+    assert len(list((tmp_path / "a" / "reid").glob("*/metrics.json"))) == 4
+    assert {"data", "generator training (pona)", "generator scoring", "generation", "re-ID runs", "report"} \
+        == set(runs[0]["seconds"])
+    assert runs[0]["wall_seconds"] > 0
 
 
 def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_path):

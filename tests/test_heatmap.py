@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from augreid.heatmap import SIGMA, pose_heatmaps, pose_pair_maps
+from augreid.heatmap import SIGMA, TAIL, pose_heatmaps, pose_pair_maps
 
 
 def naive_heatmaps(keypoints, height=128, width=64, sigma=SIGMA):
@@ -61,3 +61,35 @@ def test_pair_maps_stack_condition_then_target():
     assert maps.shape == (2, 36, 128, 64)
     assert maps[0, 0, 10, 10].item() == pytest.approx(1.0)
     assert maps[0, 18, 50, 50 % 64].item() == pytest.approx(1.0)
+
+
+def _untruncated(keypoints, sigma=SIGMA):
+    """The maps with their whole Gaussian tail, denormal floats included."""
+    points = torch.as_tensor(keypoints, dtype=torch.float32)
+    rows, cols = torch.arange(128.0), torch.arange(64.0)
+    maps = torch.exp(-((rows - points[..., 0:1]) ** 2) / (2 * sigma**2)).unsqueeze(-1) \
+        * torch.exp(-((cols - points[..., 1:2]) ** 2) / (2 * sigma**2)).unsqueeze(-2)
+    return maps * (points != -1).all(-1).float()[..., None, None]
+
+
+def test_the_tail_is_cut_without_denormals_and_without_changing_any_generated_pixel():
+    from augreid.config import GeneratorArchitecture
+    from augreid.generators import build_generator
+    from augreid.images import to_pixels
+    from augreid.synthetic.dataset import plan_dataset
+    from augreid.config import SyntheticConfig
+
+    _, specs = plan_dataset(SyntheticConfig(train_identities=4, test_identities=2), seed=0)
+    poses = np.stack([s.keypoints for s in specs if s.split == "train"][:16])
+    full = torch.cat([_untruncated(poses), _untruncated(poses[::-1].copy())], 1)
+    assert ((full > 0) & (full < torch.finfo(torch.float32).tiny)).any()  # the tail holds denormals
+    cut = pose_pair_maps(poses, poses[::-1].copy())
+    tiny = (cut > 0) & (cut < torch.finfo(torch.float32).tiny)
+    assert not tiny.any() and (cut[cut > 0] >= TAIL).all()
+    assert (full - cut).abs().max().item() < TAIL
+    torch.manual_seed(0)
+    for name in ("pona", "patn"):
+        generator = build_generator(name, GeneratorArchitecture(blocks=2, ngf=16)).eval()
+        image = torch.rand(16, 3, 128, 64) * 2 - 1
+        with torch.no_grad():
+            assert np.array_equal(to_pixels(generator(image, full)), to_pixels(generator(image, cut))), name

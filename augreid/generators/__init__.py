@@ -10,6 +10,7 @@ from augreid.generators.discriminators import appearance_discriminator, pose_dis
 from augreid.generators.gfla import GFLADiscriminator, GFLAGenerator
 from augreid.generators.patn import PATNGenerator
 from augreid.generators.pona import PoNAGenerator
+from augreid.generators.scale import AtScale
 
 
 def _gfla(a: GeneratorArchitecture) -> GFLAGenerator:
@@ -28,9 +29,11 @@ assert set(_GENERATORS) == set(GENERATOR_NAMES)
 
 
 def build_generator(name: str, architecture: GeneratorArchitecture) -> nn.Module:
+    """The generator of that name and shape; with `scale` > 1, run at 128x64 / scale (`scale.py`)."""
     if name not in _GENERATORS:
         raise InputError(f"unknown generator '{name}' (known: {', '.join(_GENERATORS)})")
-    return _GENERATORS[name](architecture)
+    generator = _GENERATORS[name](architecture)
+    return AtScale(generator, architecture.scale) if architecture.scale > 1 else generator
 
 
 def build_discriminators(architecture: GeneratorArchitecture) -> tuple[nn.Module, nn.Module]:

@@ -81,6 +81,8 @@ class PoseTransferGAN(nn.Module):
         """One iteration on a batch of (condition, target) pairs; returns the losses."""
         cfg = self.config
         condition, target, maps = self._inputs(batch)
+        if cfg.lambda_gan == 0:  # no adversarial term: the discriminators would be trained for nothing
+            return self._reconstruction_step(condition, target, maps)
         target_maps = maps[:, maps.shape[1] // 2:]
         discriminators = (self.pose_discriminator, self.appearance_discriminator)
         for d in discriminators:
@@ -103,6 +105,18 @@ class PoseTransferGAN(nn.Module):
                                           torch.cat([target, target_maps], 1), torch.cat([fake, target_maps], 1))
         return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(), "G_pose": gan_pose.item(),
                 "G_app": gan_app.item(), "D_app": d_app, "D_pose": d_pose}
+
+    def _reconstruction_step(self, condition: torch.Tensor, target: torch.Tensor, maps: torch.Tensor) -> dict[str, float]:
+        cfg = self.config
+        with self._autocast():
+            fake = self.generator(condition, maps)
+            l1 = F.l1_loss(fake.float(), target.float())
+            perceptual = self.perceptual(fake, target).float() if self.perceptual is not None else fake.new_zeros(())
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perceptual
+        self.optimisers["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimisers["generator"].step()
+        return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item()}
 
     def sample(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         condition, _, maps = self._inputs(batch)

@@ -29,6 +29,7 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
         images, pids = self.parse_data_for_train(data)
         if self.use_gpu:
             images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
+        images = images.contiguous(memory_format=torch.channels_last)
         with mixed_precision(self.device, self.mixed_precision):
             outputs = self.model(images)
         loss = self.compute_loss(self.criterion, outputs.float(), pids)
@@ -75,6 +76,7 @@ def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.nd
         images, batch_pids, batch_camids = engine.parse_data_for_eval(data)
         if engine.use_gpu:
             images = images.cuda(non_blocking=True)
+        images = images.contiguous(memory_format=torch.channels_last)
         with mixed_precision(engine.device, engine.mixed_precision):
             features.append(engine.model(images).float().cpu())
         pids.append(batch_pids.numpy())
@@ -110,9 +112,8 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
                                               pretrained=False, use_gpu=use_gpu)
     if config.pretrained:
         load_imagenet_weights(model, config.model, weights)
-    model = model.to(device)
-    if use_gpu:
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last on the CPU too: OSNet-x0.25 at 64x32 trains 1.5 times faster with it (bench/RESULTS.md)
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimiser = torchreid.reid.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
                                                      weight_decay=config.weight_decay)
     scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",

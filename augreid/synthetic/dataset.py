@@ -130,7 +130,7 @@ def clutter_images(config: SyntheticConfig, cameras: list[Camera], rng: np.rando
 def plan_dataset(config: SyntheticConfig, seed: int) -> tuple[list[Camera], list[ImageSpec]]:
     """Cameras and every image of the data set, deterministic for a seed."""
     rng = np.random.default_rng(seed)
-    cameras = make_cameras(config.cameras, rng)
+    cameras = make_cameras(config.cameras, rng, config.background_saturation)
     pids = rng.choice(np.arange(1, MARKET_IDENTITIES + 1), size=config.train_identities + config.test_identities,
                       replace=False)
     train_pids, test_pids = sorted(pids[: config.train_identities]), sorted(pids[config.train_identities:])

@@ -22,7 +22,15 @@ class Camera:
     blur: float  # sigma of the optics' blur, in pixels
 
 
-def make_cameras(count: int, rng: np.random.Generator) -> list[Camera]:
+def muted(colour: Colour, saturation: float) -> Colour:
+    """The colour moved towards the grey of its own brightness: 1 keeps it, 0 leaves the grey."""
+    grey = sum(colour) / 3
+    return tuple(int(round(grey + saturation * (c - grey))) for c in colour)
+
+
+def make_cameras(count: int, rng: np.random.Generator, background_saturation: float = 1.0) -> list[Camera]:
+    """`background_saturation` < 1 mutes walls, ground and stripes (street scenes are mostly grey); the random
+    draws are the same whatever its value."""
     cameras = []
     for index in range(1, count + 1):
         cast = rng.uniform(-0.12, 0.12, size=3)
@@ -31,11 +39,11 @@ def make_cameras(count: int, rng: np.random.Generator) -> list[Camera]:
         cameras.append(
             Camera(
                 index=index,
-                wall=clothing_colour(rng),
-                ground=tuple(int(c * 0.6) for c in clothing_colour(rng)),
+                wall=muted(clothing_colour(rng), background_saturation),
+                ground=muted(tuple(int(c * 0.6) for c in clothing_colour(rng)), background_saturation),
                 horizon=rng.uniform(0.55, 0.8),
                 stripe_period=int(rng.integers(10, 30)),
-                stripe=clothing_colour(rng),
+                stripe=muted(clothing_colour(rng), background_saturation),
                 gain=tuple(float(brightness * (1 + c)) for c in cast),
                 scale=rng.uniform(0.93, 1.05),
                 walk_yaws=(float(base_yaw), float(base_yaw + np.pi)),
