@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -119,3 +120,21 @@ def test_aps_encoder_block_gates_the_image_stream_with_the_pose_attention():
     torch.testing.assert_close(new_image, block.image_conv(a) * torch.sigmoid(logits) + a)
     torch.testing.assert_close(new_pose, logits)  # the next block's pose input is pre-sigmoid
     assert new_image.shape == new_pose.shape == (1, 8, 4, 2)
+
+
+def test_a_generator_at_half_scale_takes_full_or_pooled_maps_and_answers_at_128x64():
+    from augreid.generators.scale import AtScale, maps_pool
+    from augreid.heatmap import pose_pair_maps
+
+    torch.manual_seed(0)
+    generator = build_generator("pona", GeneratorArchitecture(blocks=1, ngf=8, scale=2)).eval()
+    assert isinstance(generator, AtScale) and maps_pool(generator) == 2
+    assert parameter_count(generator) == parameter_count(build_generator("pona", GeneratorArchitecture(blocks=1, ngf=8)))
+    rng = np.random.default_rng(0)
+    poses = np.stack([rng.integers(10, 120, (2, 18)), rng.integers(5, 60, (2, 18))], axis=-1)
+    image = torch.rand(2, 3, 128, 64) * 2 - 1
+    with torch.no_grad():
+        from_full = generator(image, pose_pair_maps(poses, poses[::-1].copy()))
+        from_pooled = generator(image, pose_pair_maps(poses, poses[::-1].copy(), pool=2))
+    assert from_full.shape == (2, 3, 128, 64)
+    torch.testing.assert_close(from_full, from_pooled, atol=1e-5, rtol=1e-4)

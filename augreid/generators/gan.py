@@ -15,6 +15,7 @@ from augreid.config import GeneratorArchitecture, GeneratorTrainingConfig
 from augreid.device import mixed_precision
 from augreid.generators import build_discriminators, build_generator
 from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_loss
+from augreid.generators.scale import maps_pool
 from augreid.heatmap import pose_pair_maps
 
 
@@ -56,7 +57,9 @@ class PoseTransferGAN(nn.Module):
     def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         move = dict(device=self.device, non_blocking=True)
         condition, target = batch["condition"].to(**move), batch["target"].to(**move)
-        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move))
+        # the pose discriminator sees the full-size maps; without it, a generator at a smaller scale takes them pooled
+        pool = maps_pool(self.generator) if self.config.lambda_gan == 0 else 1
+        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move), pool=pool)
         if self.device.type == "cuda":
             condition, target, maps = (t.contiguous(memory_format=torch.channels_last) for t in (condition, target, maps))
         return condition, target, maps

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from augreid.device import mixed_precision
+from augreid.generators.scale import maps_pool
 from augreid.heatmap import pose_pair_maps
 from augreid.images import to_pixels, to_tensor
 
@@ -16,6 +17,6 @@ def transfer(generator: nn.Module, condition: np.ndarray, condition_pose: np.nda
     """(B, 128, 64, 3) uint8 condition images + (B, 18, 2) poses -> (B, 128, 64, 3) uint8 generated images."""
     device = torch.device(device)
     images = to_tensor(condition).to(device)
-    maps = pose_pair_maps(condition_pose, target_pose, device=device)
+    maps = pose_pair_maps(condition_pose, target_pose, device=device, pool=maps_pool(generator))
     with mixed_precision(device):
         return to_pixels(generator(images, maps))

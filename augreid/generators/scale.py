@@ -3,6 +3,8 @@
 The condition image and the pose heatmaps are area-downsampled by `scale` (pooling the full-size Gaussians gives
 the maps the smaller image would have, sigma / scale), the generator runs at that size, and its output is
 upsampled bilinearly back to 128x64, so that losses, metrics and the written images keep Market-1501's size.
+Callers may hand the heatmaps already pooled (`heatmap.pose_heatmaps(..., pool=scale)`, the same values
+computed on the small grid: `maps_pool`).
 """
 from __future__ import annotations
 
@@ -17,5 +19,12 @@ class AtScale(nn.Module):
         self.generator, self.scale = generator, scale
 
     def forward(self, condition_image: torch.Tensor, pose_maps: torch.Tensor) -> torch.Tensor:
-        small = self.generator(F.avg_pool2d(condition_image, self.scale), F.avg_pool2d(pose_maps, self.scale))
+        if pose_maps.shape[-2:] == condition_image.shape[-2:]:
+            pose_maps = F.avg_pool2d(pose_maps, self.scale)
+        small = self.generator(F.avg_pool2d(condition_image, self.scale), pose_maps)
         return F.interpolate(small, scale_factor=self.scale, mode="bilinear", align_corners=False)
+
+
+def maps_pool(generator: nn.Module) -> int:
+    """The `pool` of the heatmaps this generator runs on (1: full size)."""
+    return generator.scale if isinstance(generator, AtScale) else 1
