@@ -30,7 +30,7 @@ PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=
 
 # The whole study (flow augment-and-evaluate) on the embedded synthetic data set; prints Table VI.
 demo: setup
-	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --parallel 2
+	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --portions 0.2 0.6 1.0 --parallel 2
 
 # A Prefect server on 127.0.0.1:4200 serving the deployment augment-and-evaluate/local; Ctrl-C stops both.
 serve: setup

@@ -40,9 +40,7 @@ class PoseTransferGAN(nn.Module):
         self.generator = build_generator(name, architecture)
         self.pose_discriminator, self.appearance_discriminator = build_discriminators(architecture)
         self.perceptual = perceptual
-        self.to(device)
-        if device.type == "cuda":
-            self.to(memory_format=torch.channels_last)
+        self.to(device).to(memory_format=torch.channels_last)  # faster on the CPU too (bench/RESULTS.md)
         betas = (config.beta1, config.beta2)
         self.optimisers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas),
@@ -57,11 +55,10 @@ class PoseTransferGAN(nn.Module):
     def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         move = dict(device=self.device, non_blocking=True)
         condition, target = batch["condition"].to(**move), batch["target"].to(**move)
-        # the pose discriminator sees the full-size maps; without it, a generator at a smaller scale takes them pooled
-        pool = maps_pool(self.generator) if self.config.lambda_gan == 0 else 1
-        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move), pool=pool)
-        if self.device.type == "cuda":
-            condition, target, maps = (t.contiguous(memory_format=torch.channels_last) for t in (condition, target, maps))
+        # a generator at a smaller scale takes the maps pooled, and its discriminators judge at that scale too
+        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move),
+                              pool=maps_pool(self.generator))
+        condition, target, maps = (t.contiguous(memory_format=torch.channels_last) for t in (condition, target, maps))
         return condition, target, maps
 
     def set_lr(self, lr: float) -> None:
@@ -94,8 +91,10 @@ class PoseTransferGAN(nn.Module):
             fake = self.generator(condition, maps)
             l1 = F.l1_loss(fake.float(), target.float())
             perceptual = self.perceptual(fake, target).float() if self.perceptual is not None else fake.new_zeros(())
-            gan_pose = adversarial_loss(self.pose_discriminator(torch.cat([fake, target_maps], 1)), True, cfg.gan_mode)
-            gan_app = adversarial_loss(self.appearance_discriminator(torch.cat([fake, condition], 1)), True, cfg.gan_mode)
+            fake_d, target_d, condition_d = (self._at_scale(t) for t in (fake, target, condition))
+            gan_pose = adversarial_loss(self.pose_discriminator(torch.cat([fake_d, target_maps], 1)), True, cfg.gan_mode)
+            gan_app = adversarial_loss(self.appearance_discriminator(torch.cat([fake_d, condition_d], 1)), True,
+                                       cfg.gan_mode)
         loss = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perceptual + cfg.lambda_gan * (gan_pose + gan_app) / 2
         self.optimisers["generator"].zero_grad(set_to_none=True)
         loss.backward()
@@ -103,11 +102,16 @@ class PoseTransferGAN(nn.Module):
         for d in discriminators:
             d.requires_grad_(True)
         d_app = self._discriminator_step("appearance", self.appearance_discriminator,
-                                         torch.cat([target, condition], 1), torch.cat([fake, condition], 1))
+                                         torch.cat([target_d, condition_d], 1), torch.cat([fake_d, condition_d], 1))
         d_pose = self._discriminator_step("pose", self.pose_discriminator,
-                                          torch.cat([target, target_maps], 1), torch.cat([fake, target_maps], 1))
+                                          torch.cat([target_d, target_maps], 1), torch.cat([fake_d, target_maps], 1))
         return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(), "G_pose": gan_pose.item(),
                 "G_app": gan_app.item(), "D_app": d_app, "D_pose": d_pose}
+
+    def _at_scale(self, image: torch.Tensor) -> torch.Tensor:
+        """An image at the size the generator works at (and its discriminators judge at)."""
+        scale = maps_pool(self.generator)
+        return F.avg_pool2d(image, scale) if scale > 1 else image
 
     def _reconstruction_step(self, condition: torch.Tensor, target: torch.Tensor, maps: torch.Tensor) -> dict[str, float]:
         cfg = self.config
