@@ -24,9 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 DEMO := outputs/demo
-# Prefect keeps its database and settings in the repo, never sends analytics, and binds to loopback only.
+# Prefect keeps its database and settings in the repo, never sends analytics, and binds to loopback only; its
+# temporary server may take longer than its default 20 s to start on a busy 2-core machine (a first run migrates
+# a new database).
 PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 \
-  PREFECT_SERVER_API_HOST=127.0.0.1
+  PREFECT_SERVER_API_HOST=127.0.0.1 PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120
 
 # The whole study (flow augment-and-evaluate) on the embedded synthetic data set; prints Table VI.
 demo: setup

@@ -134,3 +134,34 @@ def test_registering_the_dataset_twice_is_harmless():
     from augreid.reid.data import MarketLayoutDataset
 
     assert register_dataset(MarketLayoutDataset) == register_dataset(MarketLayoutDataset) == TORCHREID_DATASET
+
+
+def test_preloaded_batches_hold_what_torchreids_transforms_give(small_synthetic):
+    from PIL import Image
+
+    from augreid.reid.data import PreloadedBatches
+
+    items = market_lists(small_synthetic)["train"]
+    _, to_tensor = import_torchreid().reid.data.transforms.build_transforms(64, 32, transforms=None)
+    torch.manual_seed(0)
+    plain = PreloadedBatches(items, 64, 32, batch_size=8, flip=False)
+    batches = list(plain)
+    assert len(batches) == len(plain) == len(items) // 8 and batches[0]["img"].shape == (8, 3, 64, 32)
+    seen = torch.cat([b["pid"] for b in batches])
+    assert len(seen) == 8 * (len(items) // 8)
+    torch.manual_seed(0)
+    order = torch.randperm(len(items))  # the same draw: the first batch holds these items
+    for position, index in enumerate(order[:8].tolist()):
+        with Image.open(items[index][0]) as image:
+            expected = to_tensor(image.convert("RGB"))
+        torch.testing.assert_close(batches[0]["img"][position], expected, atol=1e-6, rtol=1e-5)
+        assert batches[0]["pid"][position].item() == items[index][1]
+    flipping = PreloadedBatches(items, 64, 32, batch_size=len(items), flip=True)
+    torch.manual_seed(1)
+    batch = next(iter(flipping))
+    torch.manual_seed(1)
+    order, flipped = torch.randperm(len(items)), torch.rand(len(items)) < 0.5
+    unflipped = (flipping.images[order].float() / 255 - flipping.mean) / flipping.std
+    assert 0 < flipped.sum() < len(items)
+    torch.testing.assert_close(batch["img"][flipped], unflipped[flipped].flip(-1))
+    torch.testing.assert_close(batch["img"][~flipped], unflipped[~flipped])

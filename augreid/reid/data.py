@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import torch
+from PIL import Image
+
 from augreid.compat import import_torchreid
 from augreid.errors import InputError
 from augreid.market import JUNK_PID, SPLIT_DIRS, is_identity, scan_market
@@ -46,3 +50,45 @@ class MarketLayoutDataset(ImageDataset):
     def __init__(self, root: str = "", **kwargs):
         lists = market_lists(root)
         super().__init__(lists["train"], lists["query"], lists["gallery"], **kwargs)
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def read_resized(path: str, height: int, width: int) -> np.ndarray:
+    """(H, W, 3) uint8, as torchreid reads and resizes an image (PIL, bilinear); an unreadable file is an
+    InputError naming it."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read image ({err})") from None
+
+
+class PreloadedBatches:
+    """Training batches drawn from memory: every image decoded and resized once, then each pass a new random
+    order (torch's generator, like torchreid's RandomSampler), the last partial batch dropped, a random
+    horizontal flip per image and ImageNet normalisation, as torchreid's transforms do. Two runs side by side in
+    one process then hardly contend for Python's lock, which decoding every image every epoch does."""
+
+    def __init__(self, items: list[tuple[str, int, int]], height: int, width: int, batch_size: int, flip: bool):
+        pixels = np.stack([read_resized(path, height, width) for path, _, _ in items])
+        self.images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()  # uint8, (N, 3, H, W)
+        self.pids = torch.tensor([pid for _, pid, _ in items])
+        self.camids = torch.tensor([camid for _, _, camid in items])
+        self.batch_size, self.flip = batch_size, flip
+        self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.images))
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start: start + self.batch_size]
+            images = self.images[index].float().div_(255)
+            if self.flip:
+                flipped = torch.rand(len(index)) < 0.5
+                images[flipped] = images[flipped].flip(-1)
+            yield {"img": (images - self.mean) / self.std, "pid": self.pids[index], "camid": self.camids[index]}

@@ -23,7 +23,7 @@ from augreid.config import ReidConfig
 from augreid.device import pick_device
 from augreid.metrics.reid import QueryResults, summarise
 from augreid.reid.budget import TrainingLength, training_length
-from augreid.reid.data import market_lists
+from augreid.reid.data import PreloadedBatches, market_lists
 from augreid.reid.engine import SoftmaxEngine, build_engine, rank_query_set
 
 RANKS = (1, 5, 10)
@@ -41,6 +41,7 @@ def train_steps(engine: SoftmaxEngine, loader, length: TrainingLength, fixbase_e
     """Train `length.steps` optimizer steps; the scheduler (and the frozen-base start) steps once per
     `length.steps_per_epoch`. One log line per epoch of the schedule. Returns the steps taken."""
     batches, taken, started = endless(loader), 0, time.perf_counter()
+    batch_size = loader.batch_size
     for epoch in range(length.epochs):
         engine.set_model_mode("train")
         engine.two_stepped_transfer_learning(epoch, fixbase_epochs, ["classifier"])
@@ -52,7 +53,7 @@ def train_steps(engine: SoftmaxEngine, loader, length: TrainingLength, fixbase_e
         elapsed = time.perf_counter() - started
         log(f"epoch {epoch + 1}/{length.epochs}: step {taken}/{length.steps}, loss {loss / length.steps_per_epoch:.3f}, "
             f"accuracy {accuracy / length.steps_per_epoch:.1f}%, lr {engine.get_current_lr():.2e}, "
-            f"{taken * loader.batch_size / elapsed:.0f} images/s, eta {elapsed / taken * (length.steps - taken):.0f} s")
+            f"{taken * batch_size / elapsed:.0f} images/s, eta {elapsed / taken * (length.steps - taken):.0f} s")
     return taken
 
 
@@ -76,7 +77,9 @@ def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed:
     engine, manager = build_engine(data_root, config, device_, weights)
     fixbase = config.fixbase_epochs if config.pretrained else 0
     train_started = time.perf_counter()
-    steps = train_steps(engine, manager.train_loader, length, fixbase)
+    loader = (PreloadedBatches(lists["train"], config.height, config.width, config.batch_size, config.random_flip)
+              if config.preload else manager.train_loader)
+    steps = train_steps(engine, loader, length, fixbase)
     train_seconds = time.perf_counter() - train_started
 
     results = rank_query_set(engine, manager)
