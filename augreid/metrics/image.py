@@ -6,7 +6,6 @@ use_sample_covariance=False, channel_axis=-1)` and `peak_signal_noise_ratio`, on
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
 SIGMA = 1.5
 RADIUS = int(3.5 * SIGMA + 0.5)  # scikit-image truncates the Gaussian at 3.5 sigma: an 11x11 window
@@ -19,11 +18,18 @@ def _gaussian_window(device: torch.device) -> torch.Tensor:
     return kernel
 
 
+def _band(size: int, kernel: torch.Tensor) -> torch.Tensor:
+    """(size - 2 RADIUS, size): row i holds the kernel at columns i .. i + 2 RADIUS (a valid 1-D convolution)."""
+    rows = torch.arange(size - 2 * RADIUS, device=kernel.device)
+    band = torch.zeros(len(rows), size, dtype=kernel.dtype, device=kernel.device)
+    band[rows[:, None], rows[:, None] + torch.arange(2 * RADIUS + 1, device=kernel.device)] = kernel
+    return band
+
+
 def _blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian filter per channel, valid region only (the border scikit-image crops is never used)."""
-    channels = x.shape[1]
-    x = F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-    return F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    """Separable Gaussian filter per channel, valid region only (the border scikit-image crops is never used): two
+    banded matrix products, which in float64 run several times faster than a grouped convolution."""
+    return _band(x.shape[-2], kernel) @ x @ _band(x.shape[-1], kernel).T
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
