@@ -41,11 +41,11 @@ class PoseTransferGAN(nn.Module):
         self.pose_discriminator, self.appearance_discriminator = build_discriminators(architecture)
         self.perceptual = perceptual
         self.to(device).to(memory_format=torch.channels_last)  # faster on the CPU too (bench/RESULTS.md)
-        betas = (config.beta1, config.beta2)
+        adam = dict(lr=config.lr, betas=(config.beta1, config.beta2), foreach=True)  # foreach: also on the CPU
         self.optimisers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas),
-            "appearance": torch.optim.Adam(self.appearance_discriminator.parameters(), lr=config.lr, betas=betas),
-            "pose": torch.optim.Adam(self.pose_discriminator.parameters(), lr=config.lr, betas=betas),
+            "generator": torch.optim.Adam(self.generator.parameters(), **adam),
+            "appearance": torch.optim.Adam(self.appearance_discriminator.parameters(), **adam),
+            "pose": torch.optim.Adam(self.pose_discriminator.parameters(), **adam),
         }
         self.pools = {"appearance": ImagePool(config.pool_size), "pose": ImagePool(config.pool_size)}
 
