@@ -9,8 +9,9 @@ from augreid.config import load_config
 from augreid.train_generator import train_generator
 
 DEMO = Path(__file__).parents[1] / "configs" / "demo.yaml"
-SHORTER = {  # iterations of each demo recipe kept for the test (and PoNA with one block)
+SHORTER = {  # iterations of each demo recipe kept for the test
     "pona": dict(iterations=100, decay_iterations=50),
+    "patn": dict(iterations=100, decay_iterations=50),
     "aps": dict(iterations=60, decay_iterations=30),
     "gfla": dict(iterations=60, flow_iterations=20),
 }
@@ -18,12 +19,9 @@ SHORTER = {  # iterations of each demo recipe kept for the test (and PoNA with o
 
 def _shortened(name: str):
     demo = load_config(DEMO)
-    generators = demo.generators
-    if name == "pona":
-        generators = dataclasses.replace(generators, pona=dataclasses.replace(generators.pona, blocks=1))
     recipe = dataclasses.replace(demo.training(name), **SHORTER[name], sample_every=1000, checkpoint_every=1000)
     section = "gfla_training" if name == "gfla" else "generator_training"
-    return dataclasses.replace(demo, generators=generators, **{section: recipe})
+    return dataclasses.replace(demo, **{section: recipe})
 
 
 @pytest.mark.parametrize("name", list(SHORTER))

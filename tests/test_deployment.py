@@ -80,10 +80,14 @@ def wait_for_deployment(url: str, name: str, process: subprocess.Popen, log: Pat
     raise TimeoutError(f"deployment {name} did not appear within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def table_vi_artifact(url: str) -> str:
-    artifacts = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": ["table-vi"]}}, "sort": "CREATED_DESC"})
-    assert artifacts, "no artifact with key table-vi"
+def artifact(url: str, key: str) -> str:
+    artifacts = api(url, "/artifacts/filter", {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC"})
+    assert artifacts, f"no artifact with key {key}"
     return artifacts[0]["data"]
+
+
+def table_vi_artifact(url: str) -> str:
+    return artifact(url, "table-vi")
 
 
 def table_rows(markdown: str) -> dict[str, list[str]]:
@@ -116,6 +120,9 @@ def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, pr
     assert all(len(cells) == 2 and all(cells) for cells in rows.values())
     assert rows["pona"][1] == rows["none"][1]  # the shared p = 1.0 run
     assert (output / "report" / "table_vi.csv").is_file() and (output / "report" / "gallery_pona.png").is_file()
+    comparisons = artifact(url, "comparisons")
+    assert "| pona | none | 0.5 | 0 |" in comparisons and "pona vs none at p=0.5: " in comparisons
+    assert comparisons == (output / "report" / "comparisons.md").read_text()
 
     bad = run_deployment_cli("augment-and-evaluate/local", env, {
         "config": str(TINY), "portions": [0.5], "generators": ["vunet"], "output": str(tmp_path / "bad")})
