@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -35,15 +34,3 @@ def weights_cache_dir() -> Path:
 def cores() -> int:
     """CPU cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def cpu_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads, process-wide, for the block. Runs side by side on the CPU each take their share
-    of the cores: small convolutions use one core better than two (bench/RESULTS.md)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -23,12 +23,13 @@ from prefect.exceptions import ObjectNotFound
 
 from augreid.atomic import file_sha256
 from augreid.config import load_config
-from augreid.device import cores, cpu_threads
+from augreid.device import cores
 from augreid.generate import GENERATORS, MODELS
 from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
                          finished_generator, finished_quality, finished_reid, finished_reid_model, prepare_data,
                          quality_task, reid_task, report_task, train_generator_task)
+from flows.workers import worker_processes
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
@@ -102,8 +103,9 @@ def augment_and_reid(generator: str, portion: float, seed: int, data: dict, chec
 
 
 def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> Counter:
-    """Run each (child flow, parameters): here, `parallel` at a time (threads, each with its share of the CPU
-    cores), or as flow runs of the deployments `<child>/<fan_out>` that the pool's workers pick up in parallel.
+    """Run each (child flow, parameters): here, `parallel` at a time (threads whose work runs in as many worker
+    processes, each with its share of the CPU cores), or as flow runs of the deployments `<child>/<fan_out>` that
+    the pool's workers pick up in parallel.
     Returns when all have completed, with the seconds the children spent here by kind of work."""
     seconds: Counter = Counter()
     if fan_out is None and parallel == 1:
@@ -111,7 +113,7 @@ def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> 
             seconds.update(child(**parameters))
         return seconds
     if fan_out is None:
-        with cpu_threads(cores() // parallel), ThreadPoolExecutor(parallel) as pool:
+        with worker_processes(parallel, cores() // parallel), ThreadPoolExecutor(parallel) as pool:
             # each thread runs its child flow in a copy of this flow's context: Prefect links them as children
             futures = [pool.submit(contextvars.copy_context().run, child, **parameters) for child, parameters in calls]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)

@@ -28,6 +28,7 @@ from augreid.synthetic import build_synthetic_market
 from augreid.study.comparisons import LEGEND, cell_marks, compare_cells, verdict_lines, write_comparisons
 from augreid.study.table_vi import results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
+from flows.workers import in_worker
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", "manifest.csv", "metrics.json"
@@ -84,8 +85,8 @@ def prepare_data(config: str, config_sha256: str, data_root: str | None, out: st
 
 @task(**CACHED)
 def train_generator_task(name: str, data: dict, config: str, config_sha256: str, out: str) -> dict:
-    summary = train_generator(name, data["root"], load_config(config), out, seed=0, resume=True, progress=False,
-                              heldout=False)  # quality_task scores it
+    summary = in_worker(train_generator, name, data["root"], load_config(config), out, seed=0, resume=True,
+                        progress=False, heldout=False)  # quality_task scores it
     get_run_logger().info("%s: %d iterations at %s it/s on %s in %s s", name, summary["step"],
                           summary["iterations_per_second"], summary["device"], summary["seconds"])
     return finished_generator(out)
@@ -98,8 +99,9 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
     identity score under `reid_model`."""
     settings = load_config(config).quality
     published = Path(data["root"]) / TEST_PAIRS
-    result = evaluate(data["root"], checkpoint["checkpoint"], out, published if published.is_file() else None,
-                      settings.pairs, settings.seed, reid_model=reid_model["run"] if reid_model else None)
+    result = in_worker(evaluate, data["root"], checkpoint["checkpoint"], out,
+                       published if published.is_file() else None, settings.pairs, settings.seed,
+                       reid_model=reid_model["run"] if reid_model else None)
     get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",
                           result["generator"], result["ssim"], result["mask_ssim"], result["psnr"], result["pairs"],
                           result["copy_ssim"], result["copy_mask_ssim"], result["copy_psnr"])
@@ -110,8 +112,8 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
 
 @task(**CACHED)
 def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
-    summary = augment(portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None, seed, out,
-                      progress=False)
+    summary = in_worker(augment, portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None,
+                        seed, out, progress=False)
     counts = summary["counts"]
     get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s images/s)", generator, portion,
                           counts["kept"], counts["filled"], counts["training_images"], summary["images_per_second"])
@@ -120,7 +122,7 @@ def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | 
 
 @task(**CACHED)
 def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str) -> dict:
-    metrics = train_reid(data["root"], load_config(config).reid, out, seed=seed)
+    metrics = in_worker(train_reid, data["root"], load_config(config).reid, out, seed=seed)
     get_run_logger().info("re-ID on %s: mAP %.2f, rank-1 %.2f (%d images, %s images/s)", data["root"], metrics["mAP"],
                           metrics["rank1"], metrics["train_images"], metrics["images_per_second"])
     return metrics

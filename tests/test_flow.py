@@ -84,8 +84,8 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
 
 
 def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):
-    """Two children at a time (threads of one core each): every step still runs, and one core per run makes the
-    numbers reproducible."""
+    """Two children at a time: every step still runs, and with each run's work in a worker process of its own
+    (its own random generator), the numbers do not depend on which runs met."""
     runs = [augment_and_evaluate(config=tiny_config, portions=[0.5, 1.0], generators=["pona", "none", "duplicate"],
                                  seeds=[0], output=str(tmp_path / name), parallel=2) for name in ("a", "b")]
     assert runs[0]["table"] == runs[1]["table"] and runs[0]["verdicts"] == runs[1]["verdicts"]

@@ -58,7 +58,7 @@ def test_steps_budget_gives_a_reduced_set_the_full_sets_steps(tmp_path, small_sy
     augment(0.2, small_synthetic, "none", out=tmp_path / "none_p0.2", progress=False)
     full = train_reid(small_synthetic, dataclasses.replace(short, budget="steps"), tmp_path / "full")
     reduced = train_reid(tmp_path / "none_p0.2", dataclasses.replace(short, budget="steps"), tmp_path / "steps")
-    paper = train_reid(tmp_path / "none_p0.2", short, tmp_path / "epochs")
+    paper = train_reid(tmp_path / "none_p0.2", dataclasses.replace(short, budget="epochs"), tmp_path / "epochs")
     assert full["steps"] == reduced["steps"] == 2 * (full["train_images"] // 8) > 0
     assert reduced["budget"] == "steps" and reduced["budget_reference_images"] == full["train_images"]
     assert paper["steps"] == 2 * (reduced["train_images"] // 8) < reduced["steps"]  # epochs: fewer steps
