@@ -1,0 +1,62 @@
+"""One run per output folder: a lock file beside the folder, held while the run writes into it.
+
+The lock is the kernel's (`flock`): a process that dies, even by kill -9, releases it, so a stale file never blocks
+the next run. The file names its holder, so the refusal can say which run has the folder.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+from augreid.errors import InputError
+
+
+def lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
+def holder_description() -> str:
+    command = " ".join(Path(sys.argv[0]).name if i == 0 else arg for i, arg in enumerate(sys.argv))
+    return f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}: {command}"
+
+
+@contextlib.contextmanager
+def output_lock(out: str | Path) -> Iterator[None]:
+    """Hold `out`'s lock for the block; another holder is refused at once with its description."""
+    out = Path(out)
+    path = lock_path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{out}: cannot create its parent folder ({err.strerror})") from None
+    while True:
+        try:
+            handle = open(path, "a+")  # noqa: SIM115 (closed below, after the lock is released)
+        except OSError as err:
+            raise InputError(f"{out}: cannot write beside it ({path}: {err.strerror})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise InputError(f"{out}: in use by another run ({holder}); wait for it or choose another output") \
+                from None
+        # the previous holder may have removed the file between our open and our lock: then lock the new one
+        if path.exists() and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()
+    try:
+        handle.truncate(0)
+        handle.write(holder_description() + "\n")
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # still held: nobody else can be between our check and this removal
+        handle.close()
