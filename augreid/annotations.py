@@ -13,7 +13,8 @@ import numpy as np
 
 from augreid.atomic import atomic_file
 from augreid.errors import InputError
-from augreid.pose import MISSING, N_JOINTS
+from augreid.market import parse_name
+from augreid.pose import IMAGE_SIZE, MISSING, N_JOINTS
 
 HEADER = "name:keypoints_y:keypoints_x"
 
@@ -54,7 +55,7 @@ class Annotations:
         return Annotations(names, self.poses(names))
 
 
-def _coordinates(text: str, where: str, axis: str) -> list[int]:
+def _coordinates(text: str, where: str, axis: str, size: int) -> list[int]:
     try:
         values = json.loads(text)
     except json.JSONDecodeError:
@@ -65,6 +66,9 @@ def _coordinates(text: str, where: str, axis: str) -> list[int]:
         raise InputError(f"{where}: expected {N_JOINTS} keypoints_{axis} values, got {len(values)}")
     if any(v < MISSING for v in values):
         raise InputError(f"{where}: keypoints_{axis} holds a negative value other than -1")
+    outside = [v for v in values if v >= size]
+    if outside:
+        raise InputError(f"{where}: keypoints_{axis} value {outside[0]} lies outside the image (0 to {size - 1})")
     return values
 
 
@@ -73,7 +77,10 @@ def read_annotations(path: str | Path) -> Annotations:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: annotation file does not exist")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (UnicodeDecodeError, OSError) as err:
+        raise InputError(f"{path}: cannot read it as a text annotation file ({type(err).__name__})") from None
     if not lines or lines[0].strip() != HEADER:
         raise InputError(f"{path}:1: expected the header '{HEADER}'")
     names, keypoints, first_line = [], [], {}
@@ -85,8 +92,12 @@ def read_annotations(path: str | Path) -> Annotations:
         if len(parts) != 3:
             raise InputError(f"{where}: expected 'name: [y...]: [x...]', got {line.strip()[:60]!r}")
         name = parts[0].strip()
-        ys = _coordinates(parts[1], where, "y")
-        xs = _coordinates(parts[2], where, "x")
+        try:
+            parse_name(name)
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
+        ys = _coordinates(parts[1], where, "y", IMAGE_SIZE[0])
+        xs = _coordinates(parts[2], where, "x", IMAGE_SIZE[1])
         if any((y == MISSING) != (x == MISSING) for y, x in zip(ys, xs)):
             raise InputError(f"{where}: a joint is missing in one coordinate only")
         if name in first_line:

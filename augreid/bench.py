@@ -78,12 +78,12 @@ def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, 
 
 
 def _models(checkpoints: list[Path]):
+    trained = [(f"{payload['generator']}:{path}", model)  # read first: a bad file fails before any timing
+               for path in checkpoints for model, payload in [load_generator(path)]]
     for label, name, blocks in MODELS:
         torch.manual_seed(0)
         yield label, build_generator(name, GeneratorArchitecture(blocks=blocks, ngf=64)).eval()
-    for path in checkpoints:
-        model, payload = load_generator(path)
-        yield f"{payload['generator']}:{path}", model
+    yield from trained
 
 
 def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float,

@@ -283,8 +283,16 @@ def load_config(path: str | Path) -> Config:
         raise InputError(f"{path}: config file does not exist")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        raise InputError(f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML ({err.problem})") from None
     except yaml.YAMLError as err:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if data is None:  # an empty file would silently mean every default: the full 87,500-iteration recipe
+        raise InputError(f"{path}: the config is empty (write the sections to set, e.g. reid:, or start from "
+                         "configs/demo.yaml)")
     return _build(Config, data, str(path))
 
 

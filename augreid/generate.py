@@ -10,11 +10,13 @@ filled images, `bounding_box_test/` and `query/` linked from the source), its an
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -29,15 +31,16 @@ from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.inference import transfer
-from augreid.images import load_image, save_image
-from augreid.market import SPLIT_DIRS, MarketName, annotation_file, parse_name, scan_split
+from augreid.images import check_images, load_image, save_image
+from augreid.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, MarketName, annotation_file, check_complete,
+                            parse_name, scan_split)
+from augreid.output import check_output, output_lock
 from augreid.portion import check_portion, keep_portion
 
 MODELS = GENERATOR_NAMES
 CONTROLS = ("none", "duplicate", "real")
 GENERATORS = MODELS + CONTROLS
 DEMO_ROOT = Path("outputs/demo")
-RUN_FILE = "run.json"
 MANIFEST_COLUMNS = ["name", "pid", "camid", "source", "condition", "target", "generator"]
 
 
@@ -81,7 +84,7 @@ def _link(source: Path, link: Path) -> None:
 
 def _prepare_output(out: Path, run: dict) -> None:
     """A new folder, or one holding this very run (resumed); anything else is refused."""
-    run_file = out / RUN_FILE
+    run_file = out / GENERATED_RUN
     if out.exists() and any(out.iterdir()):
         if not run_file.is_file():
             raise InputError(f"{out}: exists and is not an augreid.generate output (choose another --out)")
@@ -120,8 +123,8 @@ def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, ann
     # On a GPU the CPU cores are free for decoding and encoding; on the CPU every extra thread takes from the model.
     io_threads = min(8, os.cpu_count() or 1) if device.type == "cuda" else 1
     started = time.perf_counter()
-    bar = tqdm(total=len(pending), desc="generating", unit="img", disable=not progress)
-    with ThreadPoolExecutor(max_workers=io_threads) as io:
+    with tqdm(total=len(pending), desc="generating", unit="img", disable=not progress) as bar, \
+            ThreadPoolExecutor(max_workers=io_threads) as io:
         writes: list[Future] = []
         upcoming = io.submit(read, batches[0]) if batches else None
         for i, batch in enumerate(batches):
@@ -134,7 +137,6 @@ def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, ann
             bar.update(len(batch))
         for done in writes:
             done.result()
-    bar.close()
     return time.perf_counter() - started
 
 
@@ -166,16 +168,15 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
                          "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
-    out = Path(out) if out else DEMO_ROOT / "augmented" / f"{generator}_p{portion:g}_s{seed}"
-    if out.resolve() == data_root.resolve() or data_root.resolve() in out.resolve().parents:
-        raise InputError(f"{out}: the output must not be the source data set or inside it")
-
+    out = check_output(out or DEMO_ROOT / "augmented" / f"{generator}_p{portion:g}_s{seed}", data_root)
+    check_complete(data_root)
     train = scan_split(data_root, "train")
     annotations = read_annotations(annotation_file(data_root, "train"))
     unannotated = annotations.missing(train["name"])
     if unannotated:
         raise InputError(f"{data_root / SPLIT_DIRS['train'] / unannotated[0]}: training image without pose annotation "
                          f"in {annotation_file(data_root, 'train')} ({len(unannotated)} in all)")
+    check_images(train["path"])  # kept and copied images are linked, never opened: a bad one must fail here
     model, checkpoint_digest = None, None
     if generator in MODELS:
         checkpoint = Path(checkpoint) if checkpoint else demo_checkpoint(generator)
@@ -186,8 +187,26 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
         model, _ = load_generator(checkpoint, name=generator)
         checkpoint_digest = file_sha256(checkpoint)
 
-    run = {"data_root": str(data_root.resolve()), "portion": portion, "seed": seed, "generator": generator,
-           "checkpoint_sha256": checkpoint_digest, "condition": condition_mode}
+    # the inputs' contents, not only their paths: a run resumed after its source changed must not mix the two
+    run = {"data_root": str(data_root.resolve()), "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
+           "train_images_sha256": images_digest(train["path"]), "portion": portion, "seed": seed,
+           "generator": generator, "checkpoint_sha256": checkpoint_digest, "condition": condition_mode}
+    with output_lock(out):
+        return _build(out, run, train, annotations, model, data_root, portion, seed, generator, condition_mode,
+                      batch_size, device, progress)
+
+
+def images_digest(paths: Iterable[str]) -> str:
+    """SHA-256 over the images' names and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(f"{Path(path).name}:{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, model: torch.nn.Module | None,
+           data_root: Path, portion: float, seed: int, generator: str, condition_mode: str, batch_size: int,
+           device: str, progress: bool) -> dict:
     started = time.perf_counter()
     manifest = plan_augmentation(train, annotations, portion, seed, generator, condition_mode)
     _prepare_output(out, run)
@@ -225,7 +244,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
         "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
         "device": str(device_), "batch_size": batch_size,
     }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / GENERATED_SUMMARY, json.dumps(summary, indent=2) + "\n")  # last: marks it complete
     return {**summary, "out": str(out)}
 
 

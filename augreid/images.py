@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -24,6 +25,20 @@ def load_image(path: str | Path) -> np.ndarray:
             return np.asarray(image)
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: cannot read image ({err})") from None
+
+
+def check_images(paths: Iterable[str | Path]) -> int:
+    """Decode every image once, before the work that needs them: a truncated, empty or foreign file fails here,
+    with its name, not hours later (torchreid's reader would retry it forever). Returns how many were read."""
+    count = 0
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise InputError(f"{path}: cannot read image ({err})") from None
+        count += 1
+    return count
 
 
 def save_image(path: str | Path, pixels: np.ndarray) -> None:

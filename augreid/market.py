@@ -26,7 +26,11 @@ ANNOTATION_FILES = {
     "query": "market-annotation-query.csv",
 }
 
-_NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})(?:_([A-Za-z0-9]+))?\.jpg$")
+# An augmented set (`augreid.generate`) holds its run's inputs from the start and its summary once complete.
+GENERATED_RUN, GENERATED_SUMMARY = "run.json", "summary.json"
+
+# Real Market-1501 has 18 test images named `....jpg.jpg` (they are in the published keypoint and pair files)
+_NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})(?:_([A-Za-z0-9]+))?\.jpg(?:\.jpg)?$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,15 @@ def scan_split(root: str | Path, split: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "name", "pid", "camid", "split"]).astype(
         {"pid": "int64", "camid": "int64"}
     )
+
+
+def check_complete(root: str | Path) -> None:
+    """An augmented set that `augreid.generate` has not finished (killed, or still running) is refused: its
+    training split would hold only part of the images."""
+    root = Path(root)
+    if (root / GENERATED_RUN).is_file() and not (root / GENERATED_SUMMARY).is_file():
+        raise InputError(f"{root}: an unfinished augreid.generate output (no {GENERATED_SUMMARY}); run the same "
+                         "generate command again to finish it")
 
 
 def scan_market(root: str | Path, splits: tuple[str, ...] = ("train", "gallery", "query")) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from augreid.atomic import atomic_file
 from augreid.errors import InputError, exit_on_input_error
 from augreid.images import load_image, to_tensor
 from augreid.market import is_identity, parse_name
+from augreid.output import check_output_file
 from augreid.pose import has_torso
 
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotations", required=True, type=Path, help="PATN-format train annotation CSV")
     parser.add_argument("--out", required=True, type=Path, help="pairs CSV to write (from,to)")
     args = parser.parse_args(argv)
+    check_output_file(args.out)
     annotations = read_annotations(args.annotations)
     usable = usable_for_pairs(annotations)
     pairs = pairs_within_identities(usable)

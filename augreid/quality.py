@@ -29,9 +29,10 @@ from augreid.errors import InputError, exit_on_input_error
 from augreid.gallery import comparison_grid
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.inference import transfer
-from augreid.images import load_image, save_image
+from augreid.images import check_images, load_image, save_image
 from augreid.market import annotation_file, split_dir
 from augreid.metrics.image import psnr, ssim
+from augreid.output import check_output, output_lock
 from augreid.pairs import sample_pairs
 from augreid.pose import body_mask, draw_skeleton
 from augreid.reid.identity import QUERY_KINDS, ReidEmbedder, gallery_features, identity_scores, real_gallery
@@ -76,22 +77,21 @@ def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotati
 
 
 def read_pairs(path: str | Path, annotations: Annotations, image_dir: Path) -> pd.DataFrame:
-    """A `from,to` pairs CSV; every image must exist and be annotated."""
+    """A `from,to` pairs CSV; every image must exist and be annotated (errors name the file and line)."""
     path = Path(path)
     try:
-        pairs = pd.read_csv(path, dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"{path}: cannot read pairs ({err})") from None
+        pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"{path}: cannot read pairs ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     if list(pairs.columns[:2]) != ["from", "to"] or pairs.empty:
         raise InputError(f"{path}: expected a header 'from,to' and at least one pair")
-    names = pd.unique(pairs[["from", "to"]].values.ravel())
-    unannotated = annotations.missing(names)
-    if unannotated:
-        raise InputError(f"{path}: {unannotated[0]} has no keypoints in the test annotations "
-                         f"({len(unannotated)} such images)")
-    absent = [name for name in names if not (image_dir / name).is_file()]
-    if absent:
-        raise InputError(f"{image_dir / absent[0]}: image of a test pair does not exist ({len(absent)} missing)")
+    for row, (first, second) in enumerate(zip(pairs["from"], pairs["to"])):
+        for name in (first, second):
+            where = f"{path}:{row + 2}"  # the header is line 1
+            if name not in annotations:
+                raise InputError(f"{where}: {name} has no keypoints in the test annotations")
+            if not (image_dir / name).is_file():
+                raise InputError(f"{where}: {image_dir / name} does not exist")
     return pairs[["from", "to"]].reset_index(drop=True)
 
 
@@ -118,7 +118,7 @@ def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pai
              reid_model: str | Path | None = None) -> dict:
     """Score one generator checkpoint on test pairs (and, with `reid_model`, the identity of its images);
     writes `quality.json` and `gallery.png` to `out`."""
-    data_root, out = Path(data_root), Path(out)
+    data_root, out = Path(data_root), check_output(out, data_root)
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist")
     annotations_path = annotation_file(data_root, "gallery")
@@ -132,15 +132,25 @@ def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pai
         pairs = sample_pairs(annotations, count, seed)
         if pairs.empty:
             raise InputError(f"{annotations_path}: no test pairs (identities need two images with shoulders and hips)")
-    device_ = pick_device(device)
     generator, payload = load_generator(checkpoint)
+    reference = real_gallery(image_dir) if reid_model is not None else None
+    check_images([image_dir / name for name in pd.unique(pairs[["from", "to"]].values.ravel())]
+                 + (list(reference["path"]) if reference is not None else []))
+    with output_lock(out):
+        return _score(data_root, checkpoint, out, annotations, image_dir, pairs, pairs_csv, count, seed,
+                      pick_device(device), generator, payload, reid_model, reference)
+
+
+def _score(data_root: Path, checkpoint: str | Path, out: Path, annotations: Annotations, image_dir: Path,
+           pairs: pd.DataFrame, pairs_csv: str | Path | None, count: int, seed: int, device_: torch.device,
+           generator: nn.Module, payload: dict, reid_model: str | Path | None,
+           reference: pd.DataFrame | None) -> dict:
     generator = generator.to(device_)
     embed = ReidEmbedder(reid_model, device_) if reid_model is not None else None
     started = time.perf_counter()
     scores, features = score_generator(generator, image_dir, annotations, pairs, device_, embed=embed)
     identity = None
     if embed is not None:
-        reference = real_gallery(image_dir)
         identity = {**identity_scores(features, pairs, reference, gallery_features(embed, reference)),
                     "reid_model": embed.source}
     seconds = time.perf_counter() - started
@@ -221,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         raise InputError(f"{args.checkpoint}: checkpoint does not exist")
+    if args.count < 1:
+        raise InputError(f"--count {args.count}: must be at least 1")
     result = evaluate(args.data_root, args.checkpoint, args.out, args.pairs, args.count, args.seed, args.device,
                       args.reid_model)
     print(quality_table({result["generator"]: result}), end="")

@@ -25,14 +25,16 @@ from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
-from augreid.generators.checkpoint import TRAINING_FORMAT, generator_payload, load, save
+from augreid.generators import check_architecture
+from augreid.generators.checkpoint import GENERATOR_FORMAT, TRAINING_FORMAT, generator_of_training, load, save
 from augreid.generators.gan import PoseTransferGAN
 from augreid.generators.gfla_losses import VGG_LAYERS, VGGFeatures
 from augreid.generators.gfla_training import GFLATraining
 from augreid.generators.losses import PerceptualLoss, load_vgg19, load_vgg_conv1_2
 from augreid.gallery import comparison_grid
-from augreid.images import save_image, to_pixels
+from augreid.images import check_images, save_image, to_pixels
 from augreid.market import annotation_file, split_dir
+from augreid.output import check_output, output_lock
 from augreid.pairs import PairBatches, sample_pairs, training_pairs
 from augreid.pose import draw_skeleton
 from augreid.quality import score_generator
@@ -70,6 +72,37 @@ def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_w
     return PoseTransferGAN(name, architecture, recipe, perceptual, device)
 
 
+def differing_setting(recorded: dict, now: dict, prefix: str = "") -> str | None:
+    """The first setting (dotted path) whose value differs between two runs' records, with both values."""
+    for key in sorted(set(recorded) | set(now)):
+        there, here = recorded.get(key), now.get(key)
+        if isinstance(there, dict) and isinstance(here, dict):
+            found = differing_setting(there, here, f"{prefix}{key}.")
+            if found:
+                return found
+        elif there != here:
+            return f"{prefix}{key}: {there!r} there, {here!r} now"
+    return None
+
+
+def remove_leftovers(out: Path) -> None:
+    """Temporary files of a save that a killed run did not finish."""
+    for stale in out.glob(".*.tmp"):
+        stale.unlink()
+
+
+def repair_generator_file(out: Path, checkpoint: dict) -> None:
+    """`generator.pt` is written after `checkpoint.pt`; a kill between the two leaves it behind (or absent):
+    derive it again from the checkpoint."""
+    path = out / "generator.pt"
+    try:
+        current = load(path, GENERATOR_FORMAT)["step"] if path.is_file() else None
+    except InputError:
+        current = None
+    if current != checkpoint["step"]:
+        save(path, generator_of_training(checkpoint))
+
+
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
                     resume: bool = False, device: str = "auto", vgg_weights: str | Path | None = None,
                     stop_after: int | None = None, progress: bool = True, heldout: bool = True) -> dict:
@@ -78,30 +111,43 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     SSIM / PSNR of a finished run (the flow scores every generator with `augreid.quality` instead)."""
     if name not in GENERATOR_NAMES:
         raise InputError(f"--generator: unknown generator '{name}' (known: {', '.join(GENERATOR_NAMES)})")
-    data_root, out = Path(data_root), Path(out)
+    data_root, out = Path(data_root), check_output(out, data_root)
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist")
     architecture, recipe = config.generators.architecture(name), config.training(name)
-    device_ = pick_device(device)
+    check_architecture(name, architecture)
+    with output_lock(out):
+        return _train(name, data_root, architecture, recipe, out, seed, resume, pick_device(device), vgg_weights,
+                      stop_after, progress, heldout)
+
+
+def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, recipe, out: Path, seed: int,
+           resume: bool, device_: torch.device, vgg_weights: str | Path | None, stop_after: int | None,
+           progress: bool, heldout: bool) -> dict:
     annotations_path = annotation_file(data_root, "train")
     annotations = read_annotations(annotations_path)
     pairs = training_pairs(annotations)
     if pairs.empty:
         raise InputError(f"{annotations_path}: no training pairs (every identity needs two images with shoulders and hips)")
-    dataset = PairBatches(pairs, split_dir(data_root, "train"), annotations, recipe.batch_size, seed)
+    images = split_dir(data_root, "train")
+    check_images(images / image for image in sorted(set(pairs["from"]) | set(pairs["to"])))
+    dataset = PairBatches(pairs, images, annotations, recipe.batch_size, seed)
     run = {"generator": name, "architecture": dataclasses.asdict(architecture),
            "training": dataclasses.asdict(recipe), "seed": seed, "pairs": len(pairs),
            "annotations_sha256": file_sha256(annotations_path)[:16]}
 
     checkpoint_path = out / "checkpoint.pt"
     start, state = 0, None
+    if out.is_dir():
+        remove_leftovers(out)
     if checkpoint_path.exists():
         if not resume:
             raise InputError(f"{out}: holds a training run already (pass --resume to continue it, or choose another --out)")
         state = load(checkpoint_path, TRAINING_FORMAT)
-        differing = [key for key in run if state["run"].get(key) != run[key]]
+        differing = differing_setting(state["run"], run)
         if differing:
-            raise InputError(f"{checkpoint_path}: cannot resume, the run's '{differing[0]}' differs from this command's")
+            raise InputError(f"{checkpoint_path}: cannot resume, the run differs from this command's ({differing})")
+        repair_generator_file(out, state)
         start = state["step"]
         if start == recipe.iterations and (out / "summary.json").is_file():
             return {**json.loads((out / "summary.json").read_text()), "reused": True}
@@ -120,20 +166,21 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     sample_batch = {key: value[:SAMPLE_ROWS] for key, value in dataset[0].items()}
     losses: dict[str, float] = {}
     started = time.perf_counter()
-    bar = tqdm(total=recipe.iterations, initial=start, desc=f"train {name}", unit="it", disable=not progress,
-               mininterval=1.0 if sys.stderr.isatty() else 15.0)
-    for step, batch in zip(range(start, end), loader):
-        torch.manual_seed(step_seed(seed, step))
-        gan.set_lr(learning_rate(step, recipe.lr, recipe.iterations, recipe.decay_iterations))
-        losses = gan.step(batch)
-        bar.update()
-        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("G", "L1", "D_app", "D_pose")}, refresh=False)
-        done = step + 1
-        if done % recipe.sample_every == 0 or done == recipe.iterations:
-            save_image(out / "samples" / f"step_{done:06d}.png", sample_grid(sample_batch, gan.sample(sample_batch)))
-        if done % recipe.checkpoint_every == 0 or done == end:
-            _save(out, gan, run, done)
-    bar.close()
+    with tqdm(total=recipe.iterations, initial=start, desc=f"train {name}", unit="it", disable=not progress,
+              mininterval=1.0 if sys.stderr.isatty() else 15.0) as bar:
+        for step, batch in zip(range(start, end), loader):
+            torch.manual_seed(step_seed(seed, step))
+            gan.set_lr(learning_rate(step, recipe.lr, recipe.iterations, recipe.decay_iterations))
+            losses = gan.step(batch)
+            bar.update()
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("G", "L1", "D_app", "D_pose")},
+                            refresh=False)
+            done = step + 1
+            if done % recipe.sample_every == 0 or done == recipe.iterations:
+                save_image(out / "samples" / f"step_{done:06d}.png",
+                           sample_grid(sample_batch, gan.sample(sample_batch)))
+            if done % recipe.checkpoint_every == 0 or done == end:
+                _save(out, gan, run, done)
     seconds = time.perf_counter() - started
     summary = {"run": run, "step": end, "finished": end == recipe.iterations, "reused": False, "device": str(device_),
                "seconds": round(seconds, 1), "iterations_per_second": round((end - start) / max(seconds, 1e-9), 3),
@@ -145,10 +192,9 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
 
 
 def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int) -> None:
-    save(out / "checkpoint.pt", {"format": TRAINING_FORMAT, "run": run, "step": step,
-                                 "training_state": gan.training_state()})
-    save(out / "generator.pt", generator_payload(run["generator"], GeneratorArchitecture(**run["architecture"]),
-                                                 gan.generator, step, {"seed": run["seed"], "pairs": run["pairs"]}))
+    checkpoint = {"format": TRAINING_FORMAT, "run": run, "step": step, "training_state": gan.training_state()}
+    save(out / "checkpoint.pt", checkpoint)
+    save(out / "generator.pt", generator_of_training(checkpoint))
 
 
 def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, device: torch.device) -> dict | None:

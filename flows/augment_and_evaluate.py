@@ -8,28 +8,41 @@ child flow `train-generator`, each scoring a child flow `score-generator` and ea
 child flow `augment-and-reid`: in this process one after the other, or with `fan_out` set, as flow runs of the
 deployments `<child>/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a served run builds the parameters' model from the flow's
+# annotations outside this module, where string annotations such as "list[Portion]" cannot be resolved.
 import contextvars
 import time
 from collections import Counter
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Annotated, Literal, NoReturn
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
+from prefect.logging.handlers import APILogHandler
+from pydantic import Field
 
 from augreid.atomic import file_sha256
 from augreid.config import load_config
+from augreid.errors import InputError
 from augreid.device import cores
 from augreid.generate import GENERATORS, MODELS
+from augreid.generators import check_architecture
+from augreid.market import annotation_file, check_complete, scan_market
+from augreid.output import check_output
 from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
                          finished_generator, finished_quality, finished_reid, finished_reid_model, prepare_data,
                          quality_task, reid_task, report_task, train_generator_task)
 from flows.workers import worker_processes
+
+# Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
+# (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists
+Portion = Annotated[float, Field(gt=0.0, le=1.0, description="portion p of each identity's images kept")]
+Parallel = Annotated[int, Field(ge=1, description="children at once on this machine")]
+Generator = Literal[GENERATORS]  # the models and the controls
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
@@ -37,7 +50,7 @@ POLL_SECONDS = 2.0
 
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
-                     seeds: list[int], parallel: int = 1) -> None:
+                     seeds: list[int], parallel: int = 1, output: str = "outputs/flow") -> None:
     """Fail fast, before any training, with a message naming the bad parameter."""
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
@@ -49,9 +62,27 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
         raise ValueError(f"portions: {bad[0]} is outside (0, 1]")
     if not portions or not generators or not seeds:
         raise ValueError("portions, generators and seeds must each name at least one value")
-    if data_root is not None and not Path(data_root).is_dir():
-        raise ValueError(f"data_root: {data_root} does not exist")
-    load_config(config)  # a bad config file fails here too
+    if data_root is not None:
+        if not Path(data_root).is_dir():
+            raise ValueError(f"data_root: {data_root} does not exist")
+        check_complete(data_root)
+        scan_market(data_root)  # the three split folders, with Market-1501 names
+        train_annotations = annotation_file(data_root, "train")
+        if not train_annotations.is_file():
+            raise ValueError(f"data_root: {train_annotations} does not exist (the training keypoints)")
+    check_output(output, data_root)
+    settings = load_config(config)  # a bad config file fails here too
+    for generator in generators:
+        if generator in MODELS:
+            check_architecture(generator, settings.generators.architecture(generator))
+
+
+def refuse(error: Exception) -> NoReturn:
+    """Fail the run with the reason in its log, sent before the run's state turns Failed: `prefect deployment run
+    --watch` stops at that state, and would otherwise print no reason at all."""
+    get_run_logger().error("refused: %s", error)
+    APILogHandler().flush()  # drains the process's queue of logs for the API
+    raise error
 
 
 def check_fan_out(fan_out: str) -> None:
@@ -143,15 +174,18 @@ def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> 
 
 @flow(name="augment-and-evaluate")
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
-                         portions: list[float] = DEFAULT_PORTIONS, generators: list[str] = DEFAULT_GENERATORS,
+                         portions: list[Portion] = DEFAULT_PORTIONS, generators: list[Generator] = DEFAULT_GENERATORS,
                          seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
-                         fan_out: str | None = None, parallel: int = 1) -> dict:
+                         fan_out: str | None = None, parallel: Parallel = 1) -> dict:
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed. `parallel`:
     children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two)."""
     started = time.perf_counter()
-    check_parameters(config, data_root, portions, generators, seeds, parallel)
-    if fan_out is not None:
-        check_fan_out(fan_out)
+    try:
+        check_parameters(config, data_root, portions, generators, seeds, parallel, output)
+        if fan_out is not None:
+            check_fan_out(fan_out)
+    except (InputError, ValueError) as err:
+        refuse(err)
     config_sha256 = file_sha256(config)
     root = Path(output)
     data_out = root / "data"
@@ -237,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                "its share of the cores)")
     args = parser.parse_args(argv)
     try:
-        check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel)
+        check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel,
+                         args.output)
     except Exception as err:  # InputError from the config loader, ValueError from the checks
         print(f"error: {err}", file=sys.stderr)
         return 2

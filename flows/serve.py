@@ -25,12 +25,21 @@ def api_url(host: str, port: int) -> str:
 
 
 def start_server(host: str, port: int, log: str | None = None) -> subprocess.Popen:
-    """`prefect server start` in its own process group (so that stopping it stops its children too)."""
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    """`prefect server start` in its own process group (so that stopping it stops its children too).
+
+    The host and port go in as settings, not only as flags: the UI learns the API's address from them
+    (`/ui-settings`), and would otherwise send the browser to port 4200. Prompts are off and stdin is closed: in a
+    terminal, Prefect would otherwise ask to switch (and rewrite) the user's profile."""
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": str(port),
+           "PREFECT_UI_API_URL": api_url(host, port), "PREFECT_CLI_PROMPT": "false",
+           # runs' logs streamed to subscribers: `prefect deployment run --watch` then shows them, failures included
+           "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true", "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true"}
     output = open(log, "ab") if log else None  # noqa: SIM115 (the child owns the file from here)
-    return subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)],
-                            env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
-                            start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "prefect", "--no-prompt", "server", "start", "--host", host,
+                             "--port", str(port)],
+                            env=env, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT if output else None, start_new_session=True)
 
 
 def wait_for_api(url: str, process: subprocess.Popen | None = None, timeout: float = 120.0) -> None:

@@ -21,7 +21,7 @@ from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import load_config
 from augreid.gallery import write_gallery
 from augreid.generate import augment
-from augreid.market import ANNOTATION_FILES, SPLIT_DIRS
+from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS
 from augreid.quality import evaluate, identity_summary, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
@@ -31,7 +31,7 @@ from augreid.train_generator import train_generator
 from flows.workers import in_worker
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
-GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", "manifest.csv", "metrics.json"
+GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", GENERATED_SUMMARY, "metrics.json"
 QUALITY_MARKER = "quality.json"
 TEST_PAIRS = "market-pairs-test.csv"
 
@@ -115,9 +115,10 @@ def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | 
     summary = in_worker(augment, portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None,
                         seed, out, progress=False)
     counts = summary["counts"]
-    get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s images/s)", generator, portion,
-                          counts["kept"], counts["filled"], counts["training_images"], summary["images_per_second"])
-    return {"root": out, "sha256": file_sha256(Path(out) / AUGMENTED_MARKER)}
+    speed = f"{summary['images_per_second']} images/s" if summary["images_per_second"] else "nothing generated"
+    get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s)", generator, portion,
+                          counts["kept"], counts["filled"], counts["training_images"], speed)
+    return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 
 @task(**CACHED)

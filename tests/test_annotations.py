@@ -56,6 +56,12 @@ GOOD = "0002_c1s1_000451_03.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".joi
          "a joint is missing in one coordinate only"),
         ("0002_c1s1_000451_03.jpg: [" + ", ".join(["-3"] * 18) + "]: [" + ", ".join(["-3"] * 18) + "]",
          "keypoints_y holds a negative value other than -1"),
+        ("0002_c1s1_000451_03.jpg: [" + ", ".join(["128"] + ["10"] * 17) + "]: [" + ", ".join(["20"] * 18) + "]",
+         "keypoints_y value 128 lies outside the image \\(0 to 127\\)"),
+        ("0002_c1s1_000451_03.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".join(["20"] * 17 + ["64"]) + "]",
+         "keypoints_x value 64 lies outside the image \\(0 to 63\\)"),
+        ("person_7.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".join(["20"] * 18) + "]",
+         "person_7.jpg: not a Market-1501 image name"),
     ],
 )
 def test_malformed_row_names_file_and_line(tmp_path, row, message):
@@ -71,6 +77,9 @@ def test_bad_header_duplicate_name_and_missing_file(tmp_path):
         read_annotations(_write(tmp_path, GOOD, GOOD))
     with pytest.raises(InputError, match="does not exist"):
         read_annotations(tmp_path / "absent.csv")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match=r"binary.csv: cannot read it as a text annotation file"):
+        read_annotations(tmp_path / "binary.csv")
 
 
 def test_write_is_atomic_and_readable(tmp_path):

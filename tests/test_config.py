@@ -26,6 +26,9 @@ def test_sections_load_into_typed_dataclasses(tmp_path):
     ("synthetic:\n  train_images_per_identity: [5, 3]\n", "2 <= low <= high"),
     ("synthetic: [1, 2]\n", "expected a mapping"),
     ("synthetic: {a: [\n", "not valid YAML"),
+    ("synthetic:\n  cameras: 4\n   junk_images: 2\n", r":3:\d+: not valid YAML \(mapping values are not allowed here\)"),
+    ("", "the config is empty"),
+    ("# nothing but a comment\n", "the config is empty"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -100,7 +102,7 @@ def run_deployment_cli(name: str, env: dict, params: dict) -> subprocess.Complet
     args = ["deployment", "run", name, "--watch", "--watch-interval", "2"]
     for key, value in params.items():
         args += ["--param", f"{key}={json.dumps(value)}"]
-    return prefect(args, env, timeout=RUN_TIMEOUT)
+    return prefect(args, {**env, "COLUMNS": "1000"}, timeout=RUN_TIMEOUT)  # no wrapped lines
 
 
 def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, processes, tmp_path):
@@ -124,15 +126,51 @@ def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, pr
     assert "| pona | none | 0.5 | 0 |" in comparisons and "pona vs none at p=0.5: " in comparisons
     assert comparisons == (output / "report" / "comparisons.md").read_text()
 
-    bad = run_deployment_cli("augment-and-evaluate/local", env, {
-        "config": str(TINY), "portions": [0.5], "generators": ["vunet"], "output": str(tmp_path / "bad")})
-    assert bad.returncode != 0
-    assert "unknown generator 'vunet'" in log.read_text()
-    assert not (tmp_path / "bad").exists()  # refused before anything was built
+    for params, reason in (({"portions": [1.5]}, "'portions[0]'"), ({"generators": ["vunet"]}, "'generators[0]'")):
+        bad = run_deployment_cli("augment-and-evaluate/local", env, {
+            "config": str(TINY), "portions": [0.5], "generators": ["pona"], "output": str(tmp_path / "bad"), **params})
+        assert bad.returncode != 0 and reason in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+    assert not (tmp_path / "bad").exists()  # refused by the API: no flow run was even created
+    missing = run_deployment_cli("augment-and-evaluate/local", env, {
+        "config": str(tmp_path / "absent.yaml"), "portions": [0.5], "generators": ["none"]})
+    assert missing.returncode != 0
+    assert "refused: " in missing.stdout and "absent.yaml: config file does not exist" in missing.stdout, missing.stdout
 
     stop(serve)  # what Ctrl-C on `make serve` does: the server goes down with the deployment
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/health", timeout=2)
+
+
+def test_serve_on_another_port_in_a_terminal_never_prompts_and_its_ui_names_that_port(prefect_env, processes,
+                                                                                       tmp_path):
+    """`PORT=... make serve` in a real terminal: Prefect must not ask to switch (and rewrite) the user's profile,
+    and the UI must call the API on the port it serves, not on 4200."""
+    port = prefect_env["port"]
+    env = {key: value for key, value in prefect_env["env"].items() if key != "PREFECT_API_URL"}
+    terminal, child_end = pty.openpty()
+    serve = subprocess.Popen([sys.executable, "-m", "flows.serve", "--port", str(port)], cwd=REPO, env=env,
+                             stdin=child_end, stdout=child_end, stderr=child_end, start_new_session=True)
+    os.close(child_end)
+    processes.append(serve)
+    shown = bytearray()
+    threading.Thread(target=read_terminal, args=(terminal, shown), daemon=True).start()
+    wait_for_api(api_url(HOST, port), serve, timeout=90)
+    with urllib.request.urlopen(f"http://{HOST}:{port}/ui-settings", timeout=10) as response:
+        assert json.loads(response.read())["api_url"] == api_url(HOST, port)
+    assert "profile" not in shown.decode(errors="replace")
+    assert not (Path(env["PREFECT_HOME"]) / "profiles.toml").exists()
+
+
+def read_terminal(terminal: int, into: bytearray) -> None:
+    """Keep a pseudo-terminal drained (a full one would block the process writing to it)."""
+    while True:
+        try:
+            data = os.read(terminal, 4096)
+        except OSError:  # the other end closed
+            return
+        if not data:
+            return
+        into.extend(data)
 
 
 def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_path):

@@ -13,7 +13,10 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from prefect.exceptions import ParameterTypeError  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+
+from augreid.errors import InputError  # noqa: E402
 
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
@@ -43,6 +46,13 @@ def test_bad_parameters_fail_fast(tiny_config, tmp_path):
         check_parameters(tiny_config, str(tmp_path / "absent"), [0.5], ["pona"], [0])
     with pytest.raises(ValueError, match="parallel: 0 must be at least 1"):
         check_parameters(tiny_config, None, [0.5], ["pona"], [0], parallel=0)
+    (tmp_path / "market").mkdir()
+    with pytest.raises(InputError, match="missing Market-1501 split folder 'bounding_box_train'"):
+        check_parameters(tiny_config, str(tmp_path / "market"), [0.5], ["pona"], [0])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(Path(tiny_config).read_text().replace("generators:\n", "generators:\n  gfla: {blocks: 2}\n"))
+    with pytest.raises(InputError, match=r"generators.gfla: this shape does not build \(blocks must be 3"):
+        check_parameters(str(broken), None, [0.5], ["gfla"], [0])
 
 
 def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tmp_path):
@@ -96,8 +106,12 @@ def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_conf
 
 
 def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_path):
-    with pytest.raises(ValueError, match="portions: 0.0 is outside"):
+    """Ranges are part of the flow's signature (the API checks them too); the rest is checked first thing."""
+    with pytest.raises(ParameterTypeError, match=r"portions\.0: Input should be greater than 0"):
         augment_and_evaluate(config=tiny_config, portions=[0.0], generators=["pona"], output=str(tmp_path / "run"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="file: exists and is not a folder"):
+        augment_and_evaluate(config=tiny_config, portions=[0.5], generators=["pona"], output=str(tmp_path / "file"))
     assert not (tmp_path / "run").exists()
 
 

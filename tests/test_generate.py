@@ -11,6 +11,7 @@ import pytest
 from augreid import generate as generate_module
 from augreid.annotations import read_annotations, write_annotations
 from augreid.conditions import pose_distances
+from augreid.errors import InputError
 from augreid.generate import augment, plan_augmentation
 from augreid.market import parse_name, scan_split
 from augreid.portion import keep_portion, kept_count
@@ -146,6 +147,26 @@ def test_an_interrupted_run_is_completed_by_a_rerun(tmp_path, small_synthetic, t
     assert not list((tmp_path / "aug" / "bounding_box_train").glob(".*"))
     again = augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False)
     assert again["counts"]["generated_now"] == 0
+
+
+def test_a_rerun_after_the_source_changed_is_refused(tmp_path, small_synthetic, tiny_generators):
+    """The run records digests of the annotations and the images: a resumed run never mixes images made from old
+    poses with new ones."""
+    source = tmp_path / "source"
+    shutil.copytree(small_synthetic, source)
+    augment(0.2, source, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False)
+    (tmp_path / "aug" / "summary.json").unlink()  # as if killed before the end
+    annotations = read_annotations(source / "market-annotation-train.csv")
+    joint = int(np.argmax(annotations.keypoints[0, :, 0] > 0))
+    annotations.keypoints[0, joint, 0] += 1  # one joint of one image moves by a pixel
+    write_annotations(source / "market-annotation-train.csv", annotations)
+    with pytest.raises(InputError, match=r"aug: holds a different run \(annotations_sha256: '[0-9a-f]{64}' there, "):
+        augment(0.2, source, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False)
+    image = sorted((source / "bounding_box_train").glob("*.jpg"))[0]
+    image.write_bytes(image.read_bytes()[:-50])  # the same name, other content: truncated
+    with pytest.raises(InputError, match=rf"{image.name}: cannot read image"):
+        augment(0.2, source, "duplicate", out=tmp_path / "dup", progress=False)
+    assert not (tmp_path / "dup").exists()
 
 
 def _cli(*args):

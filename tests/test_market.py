@@ -21,6 +21,14 @@ def test_names_round_trip(name):
     assert str(parse_name(name)) == name
 
 
+def test_the_real_sets_doubled_extension_is_a_market_name(real_annotations):
+    """18 real test images are named `....jpg.jpg`; the published keypoint and pair files name them so."""
+    doubled = [line.split(":")[0] for line in (real_annotations / "market-annotation-test.csv").read_text().splitlines()
+               if ".jpg.jpg" in line]
+    assert len(doubled) == 18
+    assert parse_name("1488_c5s3_071737_01.jpg.jpg") == parse_name("1488_c5s3_071737_01.jpg")
+
+
 def test_generated_tag_keeps_identity_and_camera():
     name = MarketName(pid=2, camid=3, seq=1, frame=451, box=3, tag="g1")
     assert str(name) == "0002_c3s1_000451_03_g1.jpg"

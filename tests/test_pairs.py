@@ -58,3 +58,9 @@ def test_cli_bad_annotation_file_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {bad}:2: expected 18 keypoints_y values, got 17"]
     assert not out.exists()
+    bad.write_bytes(bytes(range(256)) * 4)  # a binary file given as annotations
+    result = subprocess.run([sys.executable, "-m", "augreid.pairs", "--annotations", str(bad), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {bad}: cannot read it as a text annotation file "
+                                                  "(UnicodeDecodeError)"]

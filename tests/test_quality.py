@@ -102,8 +102,12 @@ def test_cli_reads_a_published_pairs_file_and_refuses_bad_ones(small_synthetic, 
                           "--checkpoint", str(tiny_checkpoint), "--pairs", str(tmp_path / "bad.csv"),
                           "--out", str(tmp_path / "bad")], capture_output=True, text=True)
     assert bad.returncode == 2
-    assert bad.stderr.startswith(f"error: {tmp_path / 'bad.csv'}: 0001_c1s1_000001_00.jpg has no keypoints")
+    assert bad.stderr.startswith(f"error: {tmp_path / 'bad.csv'}:2: 0001_c1s1_000001_00.jpg has no keypoints")
     assert not (tmp_path / "bad").exists()
+    negative = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
+                               "--checkpoint", str(tiny_checkpoint), "--count", "-5", "--out", str(tmp_path / "bad")],
+                              capture_output=True, text=True)
+    assert negative.returncode == 2 and negative.stderr == "error: --count -5: must be at least 1\n"
 
 
 def test_published_test_pairs_are_all_annotated(real_annotations):

@@ -129,6 +129,39 @@ def test_bad_folders_exit_2_before_training(tmp_path, small_synthetic):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("split", ["bounding_box_test", "bounding_box_train"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
+def test_an_unreadable_image_exits_2_at_once_naming_it(tmp_path, small_synthetic, split, damage):
+    """torchreid's reader retries an unreadable file forever; every image is decoded once before training."""
+    root = tmp_path / "copy"
+    shutil.copytree(small_synthetic, root)
+    image = sorted((root / split).glob("0*.jpg"))[3]
+    content = image.read_bytes()
+    image.write_bytes({"truncated": content[: len(content) // 2], "empty": b"", "text": b"not an image"}[damage])
+    result = subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config",
+                             "configs/demo.yaml", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            cwd=Path(__file__).parents[1], timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {image}: cannot read image (") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_that_cannot_be_written_or_lie_in_the_data_are_refused_before_training(tmp_path, small_synthetic):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="file: exists and is not a folder"):
+        train_reid(small_synthetic, DEMO, tmp_path / "file")
+    with pytest.raises(InputError, match=r"inside: the output must not be the data set \(.*\) or inside it"):
+        train_reid(small_synthetic, DEMO, small_synthetic / "inside")
+    assert not (small_synthetic / "inside").exists()
+
+
+def test_an_unfinished_augmented_set_is_refused(tmp_path, small_synthetic):
+    augment(0.5, small_synthetic, "duplicate", out=tmp_path / "aug", progress=False)
+    (tmp_path / "aug" / "summary.json").unlink()  # what a generate killed before its end leaves
+    with pytest.raises(InputError, match=r"aug: an unfinished augreid.generate output \(no summary.json\)"):
+        train_reid(tmp_path / "aug", DEMO, tmp_path / "out")
+
+
 def test_registering_the_dataset_twice_is_harmless():
     from augreid.compat import TORCHREID_DATASET, register_dataset
     from augreid.reid.data import MarketLayoutDataset

@@ -1,7 +1,10 @@
 import hashlib
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +139,51 @@ def test_cli_writes_the_set_and_rejects_a_foreign_folder(tmp_path):
         f"error: {tmp_path / 'other'}: already exists and holds something else than this synthetic set "
         "(remove it or choose another --out)"]
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_bad_workers_and_a_killed_builds_leftovers(tmp_path):
+    cli = [sys.executable, "-m", "augreid.synthetic", "--train-identities", "3", "--test-identities", "3"]
+    refused = subprocess.run(cli + ["--out", str(tmp_path / "s"), "--workers", "-2"], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == ["error: --workers -2: must be at least 1"]
+    (tmp_path / ".s.abc123.tmp" / "bounding_box_train").mkdir(parents=True)  # a build killed half-way
+    done = subprocess.run(cli + ["--out", str(tmp_path / "s")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_rendering_workers_die_with_a_killed_build(tmp_path):
+    build = subprocess.Popen([sys.executable, "-m", "augreid.synthetic", "--train-identities", "150", "--workers", "2",
+                              "--out", str(tmp_path / "s")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:  # the rendering pool's two (and any helper)
+        workers = children(build.pid)
+        time.sleep(0.2)
+    assert len(workers) >= 2
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (dead, not yet reaped by whoever adopted it) counts as dead."""
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return "zombie" not in state

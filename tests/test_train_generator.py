@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 
@@ -58,6 +59,13 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_syntheti
         assert all(torch.equal(a[k], b[k]) for k in a), part
 
 
+def test_the_same_command_trains_the_same_bits(tmp_path, small_synthetic):
+    for out in ("a", "b"):
+        train_generator("patn", small_synthetic, TINY, tmp_path / out, seed=5, progress=False, heldout=False)
+    a, b = (torch.load(tmp_path / out / "generator.pt", weights_only=True)["state_dict"] for out in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_gfla_resumes_exactly_across_its_two_stages(tmp_path, small_synthetic):
     train_generator("gfla", small_synthetic, TINY, tmp_path / "straight", seed=3, progress=False)
     first = train_generator("gfla", small_synthetic, TINY, tmp_path / "split", seed=3, stop_after=2, progress=False)
@@ -75,8 +83,43 @@ def test_gfla_resumes_exactly_across_its_two_stages(tmp_path, small_synthetic):
 def test_resume_refuses_a_different_run(tmp_path, small_synthetic):
     train_generator("pona", small_synthetic, TINY, tmp_path / "run", seed=3, stop_after=2, progress=False)
     other = dataclasses.replace(TINY, generator_training=dataclasses.replace(TINY.generator_training, lr=1e-3))
-    with pytest.raises(InputError, match="cannot resume, the run's 'training' differs"):
+    with pytest.raises(InputError, match=r"cannot resume, the run differs from this command's \(training.lr: 0.0002 "
+                                         r"there, 0.001 now\)"):
         train_generator("pona", small_synthetic, other, tmp_path / "run", seed=3, resume=True, progress=False)
+
+
+def test_a_final_save_cut_between_its_two_files_is_repaired_on_resume(tmp_path, small_synthetic):
+    """A kill after `checkpoint.pt` was replaced but before `generator.pt` was: the resumed run derives
+    `generator.pt` from the checkpoint again, and leaves no temporary files behind."""
+    out = tmp_path / "run"
+    train_generator("pona", small_synthetic, TINY, out, seed=3, stop_after=2, progress=False)
+    stale = (out / "generator.pt").read_bytes()  # step 2
+    train_generator("pona", small_synthetic, TINY, out, seed=3, resume=True, progress=False)  # to step 4
+    (out / "generator.pt").write_bytes(stale)
+    (out / "summary.json").unlink()  # the kill came before the summary
+    (out / ".generator.pt.x1y2.tmp").write_bytes(stale[:100])  # the half-written replacement
+    summary = train_generator("pona", small_synthetic, TINY, out, seed=3, resume=True, progress=False)
+    assert summary["step"] == 4
+    _, payload = load_generator(out / "generator.pt")
+    final = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert payload["step"] == final["step"] == 4
+    weights = final["training_state"]["models"]["generator"]
+    assert all(torch.equal(payload["state_dict"][k], weights[k]) for k in weights)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_an_unbuildable_shape_or_unreadable_image_fails_before_training(tmp_path, small_synthetic):
+    broken = dataclasses.replace(TINY, generators=dataclasses.replace(
+        TINY.generators, gfla=dataclasses.replace(TINY.generators.gfla, blocks=2)))
+    with pytest.raises(InputError, match=r"generators.gfla: this shape does not build \(blocks must be 3"):
+        train_generator("gfla", small_synthetic, broken, tmp_path / "gfla", progress=False)
+    root = tmp_path / "copy"
+    shutil.copytree(small_synthetic, root)
+    image = sorted((root / "bounding_box_train").glob("*.jpg"))[-1]
+    image.write_bytes(image.read_bytes()[:200])
+    with pytest.raises(InputError, match=rf"{image.name}: cannot read image"):
+        train_generator("pona", root, TINY, tmp_path / "pona", progress=False)
+    assert not (tmp_path / "gfla").exists() and not (tmp_path / "pona").exists()
 
 
 def test_loading_a_mismatched_or_foreign_checkpoint_is_a_clear_error(tmp_path, small_synthetic):
@@ -92,10 +135,12 @@ def test_loading_a_mismatched_or_foreign_checkpoint_is_a_clear_error(tmp_path, s
     with pytest.raises(InputError, match="not an augreid checkpoint"):
         load_generator(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(InputError, match="not an augreid checkpoint of format augreid-generator/1"):
+    with pytest.raises(InputError, match="not an augreid checkpoint of format augreid-generator/1 or"):
         load_generator(tmp_path / "other.pt")
-    with pytest.raises(InputError, match="not an augreid checkpoint"):
-        load_generator(tmp_path / "run" / "checkpoint.pt")  # a training checkpoint is not an inference one
+    from_training, payload = load_generator(tmp_path / "run" / "checkpoint.pt")  # read as its generator.pt
+    from_inference, _ = load_generator(tmp_path / "run" / "generator.pt")
+    assert payload["step"] == 2 and all(torch.equal(a, b) for a, b in zip(from_training.state_dict().values(),
+                                                                         from_inference.state_dict().values()))
 
 
 def _cli(*args):

@@ -1,6 +1,7 @@
 """Pose-transfer generators by name, and their discriminators."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
@@ -11,6 +12,7 @@ from augreid.generators.gfla import GFLADiscriminator, GFLAGenerator
 from augreid.generators.patn import PATNGenerator
 from augreid.generators.pona import PoNAGenerator
 from augreid.generators.scale import AtScale
+from augreid.pose import IMAGE_SIZE, N_JOINTS
 
 
 def _gfla(a: GeneratorArchitecture) -> GFLAGenerator:
@@ -34,6 +36,19 @@ def build_generator(name: str, architecture: GeneratorArchitecture) -> nn.Module
         raise InputError(f"unknown generator '{name}' (known: {', '.join(_GENERATORS)})")
     generator = _GENERATORS[name](architecture)
     return AtScale(generator, architecture.scale) if architecture.scale > 1 else generator
+
+
+def check_architecture(name: str, architecture: GeneratorArchitecture) -> None:
+    """Build the generator and run it once on torch's meta device (shapes only, no memory, no arithmetic): a shape
+    the model refuses fails here, before any data is read or any step trained."""
+    height, width = IMAGE_SIZE
+    try:
+        with torch.device("meta"), torch.no_grad():
+            build_generator(name, architecture)(torch.empty(1, 3, height, width),
+                                                torch.empty(1, 2 * N_JOINTS, height, width))
+    except (InputError, RuntimeError, ValueError) as err:
+        message = str(err).removeprefix(f"{name}: ").splitlines()[0]
+        raise InputError(f"generators.{name}: this shape does not build ({message})") from None
 
 
 def build_discriminators(architecture: GeneratorArchitecture) -> tuple[nn.Module, nn.Module]:

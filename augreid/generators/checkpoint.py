@@ -27,17 +27,18 @@ def save(path: str | Path, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
-def load(path: str | Path, expected_format: str) -> dict:
+def load(path: str | Path, *expected_formats: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise InputError(f"{path}: not an augreid checkpoint ({str(err).splitlines()[0][:80]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        raise InputError(f"{path}: not an augreid checkpoint ({str(err).splitlines()[0]})") from None
+    if not isinstance(payload, dict) or payload.get("format") not in expected_formats:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise InputError(f"{path}: not an augreid checkpoint of format {expected_format} (found {found!r})")
+        raise InputError(f"{path}: not an augreid checkpoint of format {' or '.join(expected_formats)} "
+                         f"(found {found!r})")
     return payload
 
 
@@ -52,13 +53,23 @@ def generator_payload(name: str, architecture: GeneratorArchitecture, generator:
             "step": step, "state_dict": generator.state_dict(), "provenance": provenance}
 
 
+def generator_of_training(checkpoint: dict) -> dict:
+    """The generator payload of a training checkpoint: `generator.pt` is always this, written after it."""
+    run = checkpoint["run"]
+    return {"format": GENERATOR_FORMAT, "generator": run["generator"], "architecture": run["architecture"],
+            "step": checkpoint["step"], "state_dict": checkpoint["training_state"]["models"]["generator"],
+            "provenance": {"seed": run["seed"], "pairs": run["pairs"]}}
+
+
 def load_generator(path: str | Path, name: str | None = None,
                    architecture: GeneratorArchitecture | None = None) -> tuple[nn.Module, dict]:
-    """Rebuild the generator a `generator.pt` describes, in eval mode on the CPU.
+    """Rebuild the generator a `generator.pt` (or a training `checkpoint.pt`) describes, in eval mode on the CPU.
 
     With `name` / `architecture` given, a checkpoint of another generator or shape is a clear error.
     """
-    payload = load(path, GENERATOR_FORMAT)
+    payload = load(path, GENERATOR_FORMAT, TRAINING_FORMAT)
+    if payload["format"] == TRAINING_FORMAT:
+        payload = generator_of_training(payload)
     stored = GeneratorArchitecture(**payload["architecture"])
     if name is not None and (payload["generator"], stored) != (name, architecture or stored):
         raise InputError(f"{path}: checkpoint holds {describe(payload['generator'], stored)}, but "
@@ -68,5 +79,5 @@ def load_generator(path: str | Path, name: str | None = None,
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
         raise InputError(f"{path}: weights do not fit {describe(payload['generator'], stored)} "
-                         f"({str(err).splitlines()[0][:100]})") from None
+                         f"({str(err).splitlines()[0]})") from None
     return model.eval(), payload

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from augreid.config import ReidConfig
 from augreid.errors import InputError
+from augreid.market import GENERATED_SUMMARY
 
 BUDGETS = ("epochs", "steps")
-GENERATE_SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TrainingLength:
 def full_set_images(data_root: str | Path, train_images: int) -> int:
     """Training images of the p = 1.0 set: an `augreid.generate` output records its source's count; any other
     folder is its own full set."""
-    summary = Path(data_root) / GENERATE_SUMMARY
+    summary = Path(data_root) / GENERATED_SUMMARY
     if summary.is_file():
         try:
             return int(json.loads(summary.read_text())["counts"]["original"])

@@ -21,7 +21,10 @@ from augreid.atomic import atomic_file, atomic_write_text
 from augreid.compat import import_torchreid
 from augreid.config import ReidConfig
 from augreid.device import pick_device
+from augreid.images import check_images
+from augreid.market import check_complete
 from augreid.metrics.reid import QueryResults, summarise
+from augreid.output import check_output, output_lock
 from augreid.reid.budget import TrainingLength, training_length
 from augreid.reid.data import PreloadedBatches, market_lists
 from augreid.reid.engine import SoftmaxEngine, build_engine, rank_query_set
@@ -68,9 +71,17 @@ def per_query_table(queries: list[tuple[str, int, int]], results: QueryResults) 
 def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed: int = 0,
                weights: str | Path | None = None, device: str = "auto") -> dict:
     """Train and evaluate one baseline; returns the metrics written to `out/metrics.json`."""
-    data_root, out = Path(data_root), Path(out)
+    data_root, out = Path(data_root), check_output(out, data_root)
+    check_complete(data_root)
     lists = market_lists(data_root)  # bad layouts fail here, before any training
     length = training_length(config, data_root, len(lists["train"]))
+    check_images(path for split in lists.values() for path, _, _ in split)
+    with output_lock(out):
+        return _train_and_evaluate(data_root, lists, length, config, out, seed, weights, device)
+
+
+def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, config: ReidConfig, out: Path,
+                        seed: int, weights: str | Path | None, device: str) -> dict:
     started = time.perf_counter()
     device_ = pick_device(device)
     import_torchreid().reid.utils.set_random_seed(seed)

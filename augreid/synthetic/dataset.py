@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from augreid.atomic import atomic_directory
 from augreid.config import SyntheticConfig, to_dict
 from augreid.errors import InputError
 from augreid.market import ANNOTATION_FILES, DISTRACTOR_PID, JUNK_PID, SPLIT_DIRS, MarketName, parse_name
+from augreid.output import check_output, output_lock
 from augreid.pose import MISSING, N_JOINTS
+from augreid.processes import end_with_parent
 from augreid.synthetic.appearance import Appearance, sample_appearance
 from augreid.synthetic.body import Stance, annotate, project
 from augreid.synthetic.render import render_background, render_person
@@ -174,7 +177,14 @@ def build_synthetic_market(out: str | Path, config: SyntheticConfig = SyntheticC
 
     An existing `out` written with the same config and seed is reused as it is; anything else there is an error.
     """
-    out = Path(out)
+    out = check_output(out)
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: must be at least 1")
+    with output_lock(out):
+        return _build(out, config, seed, workers or min(4, os.cpu_count() or 1), progress)
+
+
+def _build(out: Path, config: SyntheticConfig, seed: int, workers: int, progress: bool) -> dict:
     marker = _marker(config, seed)
     if out.exists():
         previous = json.loads((out / MARKER).read_text()) if (out / MARKER).is_file() else {}
@@ -182,18 +192,18 @@ def build_synthetic_market(out: str | Path, config: SyntheticConfig = SyntheticC
             return {**previous, "reused": True}
         raise InputError(f"{out}: already exists and holds something else than this synthetic set "
                          "(remove it or choose another --out)")
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # a killed build's folder (we hold the lock: not a live one)
+        shutil.rmtree(stale)
     started = time.perf_counter()
     cameras, specs = plan_dataset(config, seed)
-    workers = workers or min(4, os.cpu_count() or 1)
     with atomic_directory(out) as tmp:
         for folder in SPLIT_DIRS.values():
             (tmp / folder).mkdir()
         jobs = [(spec, cameras, str(tmp / SPLIT_DIRS[spec.split] / spec.name)) for spec in specs]
-        bar = tqdm(total=len(jobs), desc="rendering", unit="img", disable=not progress)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with tqdm(total=len(jobs), desc="rendering", unit="img", disable=not progress) as bar, \
+                ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent) as pool:
             for _ in pool.map(_render_to_file, jobs, chunksize=16):
                 bar.update()
-        bar.close()
         for split, file_name in ANNOTATION_FILES.items():
             chosen = [s for s in specs if s.split == split]
             write_annotations(tmp / file_name, Annotations([s.name for s in chosen], [s.keypoints for s in chosen]))

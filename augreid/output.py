@@ -1,6 +1,8 @@
-"""One run per output folder: a lock file beside the folder, held while the run writes into it.
+"""Where a run writes: an output folder checked before any work, and one run at a time in it.
 
-The lock is the kernel's (`flock`): a process that dies, even by kill -9, releases it, so a stale file never blocks
+The check refuses, before a second of work, an output that is a file, that cannot be written, or that lies in the
+data set read (a run must never write into its own input). The lock is a file beside the folder, held while the
+run writes into it. It is the kernel's (`flock`): a process that dies, even by kill -9, releases it, so a stale file never blocks
 the next run. The file names its holder, so the refusal can say which run has the folder.
 """
 from __future__ import annotations
@@ -15,6 +17,32 @@ from pathlib import Path
 from typing import Iterator
 
 from augreid.errors import InputError
+
+
+def check_output(out: str | Path, data_root: str | Path | None = None) -> Path:
+    """`out` as a folder this process can create or write, outside `data_root`; InputError otherwise."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder (choose another output)")
+    if data_root is not None:
+        source = Path(data_root).resolve()
+        if out.resolve() == source or source in out.resolve().parents:
+            raise InputError(f"{out}: the output must not be the data set ({data_root}) or inside it")
+    nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not nearest.is_dir():
+        raise InputError(f"{out}: cannot be created, {nearest} is a file")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"{out}: cannot write there ({nearest} is not writable)")
+    return out
+
+
+def check_output_file(path: str | Path) -> Path:
+    """`path` as a file this process can write: not a folder, its folder creatable."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file name")
+    check_output(path.parent)
+    return path
 
 
 def lock_path(out: Path) -> Path:
