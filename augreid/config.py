@@ -172,6 +172,22 @@ class GFLATrainingConfig:
 
 
 @dataclass(frozen=True)
+class AugmentationConfig:
+    """How `augreid.generate` fills the missing images in the flow: which kept image conditions each (`nearest`
+    pose or `random`, the paper's plainest reading of "conditioned on preserved images"), and what to do with a
+    missing image whose pose lacks a shoulder or hip (`generate`, `copy` the condition, `skip` the slot)."""
+
+    condition: str = "nearest"
+    unposed: str = "generate"
+
+    def __post_init__(self) -> None:
+        if self.condition not in ("nearest", "random"):
+            raise ValueError(f"condition must be nearest or random, got '{self.condition}'")
+        if self.unposed not in ("generate", "copy", "skip"):
+            raise ValueError(f"unposed must be generate, copy or skip, got '{self.unposed}'")
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     """Generation quality on test pairs: the data root's `market-pairs-test.csv` when present, otherwise `pairs`
     drawn with `seed` from the test identities."""
@@ -198,9 +214,18 @@ class ReidConfig:
     # epochs: the papers' protocol (the same epochs whatever the set's size); steps: every run takes the optimizer
     # steps of the full (p = 1.0) set, its schedule scaled to match (augreid/reid/budget.py)
     budget: str = "epochs"
+    # average precision: torchreid's (mean precision at each hit) or the Market-1501 devkit's (trapezoid rule, the
+    # PoNA paper's re-ID baseline); metrics.json holds both, Table VI shows this one
+    map_rule: str = "torchreid"
     optimizer: str = "amsgrad"  # one of torchreid's: adam, amsgrad, sgd, rmsprop, radam
     lr: float = 0.0003
     weight_decay: float = 5e-4
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    # < 1: the ImageNet backbone trains at this fraction of `lr`, the new layers (classifier, bottleneck) at `lr`
+    base_lr_mult: float = 1.0
+    flip_test: bool = False  # an image's test feature: the mean of its own and its mirror image's
+    normalize_features: bool = False  # test features L2-normalised before ranking
     stepsize: int = 20  # the learning rate drops tenfold every `stepsize` epochs
     fixbase_epochs: int = 5  # first epochs train only the new classifier (pretrained models)
     label_smooth: bool = True
@@ -216,10 +241,14 @@ class ReidConfig:
             raise ValueError("height, width, batch sizes, epochs and stepsize must be >= 1")
         if self.budget not in ("epochs", "steps"):
             raise ValueError(f"budget must be epochs or steps, got '{self.budget}'")
+        if self.map_rule not in ("torchreid", "devkit"):
+            raise ValueError(f"map_rule must be torchreid or devkit, got '{self.map_rule}'")
         if self.optimizer not in ("adam", "amsgrad", "sgd", "rmsprop", "radam"):
             raise ValueError(f"optimizer must be one of adam, amsgrad, sgd, rmsprop, radam, got '{self.optimizer}'")
         if self.fixbase_epochs < 0 or self.workers < 0 or self.lr <= 0:
             raise ValueError("fixbase_epochs and workers must be >= 0, lr > 0")
+        if not 0.0 < self.base_lr_mult <= 1.0:
+            raise ValueError(f"base_lr_mult must be in (0, 1], got {self.base_lr_mult}")
 
 
 @dataclass(frozen=True)
@@ -230,6 +259,7 @@ class Config:
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
     gfla_training: GFLATrainingConfig = field(default_factory=GFLATrainingConfig)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
 

@@ -36,12 +36,19 @@ from augreid.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, Market
                             parse_name, scan_split)
 from augreid.output import check_output, output_lock
 from augreid.portion import check_portion, keep_portion
+from augreid.pose import has_torso, present
 
 MODELS = GENERATOR_NAMES
 CONTROLS = ("none", "duplicate", "real")
 GENERATORS = MODELS + CONTROLS
 DEMO_ROOT = Path("outputs/demo")
 MANIFEST_COLUMNS = ["name", "pid", "camid", "source", "condition", "target", "generator"]
+# A missing image whose pose lacks a shoulder or hip (419 real training images have no keypoints at all, 820 miss a
+# torso joint): the published pair rule keeps such images out of generator training, so a generator has never
+# learnt to draw them. Policies: generate it anyway (the default: the set keeps the original counts and poses, as
+# the paper's), fill the slot with the condition image, or leave the slot out.
+UNPOSED_POLICIES = ("generate", "copy", "skip")
+UNPOSED_SOURCE = {"copy": "copied", "skip": "skipped"}
 
 
 def filled_name(target: str, generator: str) -> str:
@@ -57,8 +64,10 @@ def demo_checkpoint(generator: str) -> Path:
 
 
 def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: float, seed: int, generator: str,
-                      condition_mode: str = "nearest") -> pd.DataFrame:
-    """The manifest: one row per image of the augmented training set, sorted by identity then name."""
+                      condition_mode: str = "nearest", unposed: str = "generate") -> pd.DataFrame:
+    """The manifest: one row per image of the augmented training set, sorted by identity then name. A missing
+    image whose pose lacks a shoulder or hip (`unposed`) is filled as the others (`generate`), with its condition
+    image (`copy`, source `copied`), or left out (`skip`)."""
     kept = keep_portion(train, portion, seed)
     rows = []
     for pid, group in train.groupby("pid", sort=True):
@@ -71,8 +80,11 @@ def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: fl
                 rows.append((image["name"], pid, image["camid"], "kept", "", image["name"], ""))
             elif generator != "none":
                 condition = choose_condition(annotations.pose(image["name"]), kept_names, kept_poses, condition_mode, rng)
-                rows.append((filled_name(image["name"], generator), pid, image["camid"], "generated", condition,
-                             image["name"], generator))
+                source = "generated" if unposed == "generate" or has_torso(annotations.pose(image["name"])) \
+                    else UNPOSED_SOURCE[unposed]
+                if source != "skipped":
+                    rows.append((filled_name(image["name"], generator), pid, image["camid"], source, condition,
+                                 image["name"], generator))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     return manifest.sort_values(["pid", "name"], kind="stable").reset_index(drop=True)
 
@@ -141,13 +153,14 @@ def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, ann
 
 
 def verify(out: Path, source_train: pd.DataFrame, manifest: pd.DataFrame, source_annotations: Annotations,
-           generator: str) -> None:
-    """Every identity has the original number of images (the kept number for `none`), in the original poses."""
+           original_counts: bool) -> None:
+    """Every identity has the manifest's images, in the original poses; with `original_counts`, as many as in the
+    source (not so for `none`, nor when unposed slots are skipped)."""
     written = scan_split(out, "train")
     if sorted(written["name"]) != sorted(manifest["name"]):
         extra = sorted(set(written["name"]) ^ set(manifest["name"]))
         raise RuntimeError(f"{out / SPLIT_DIRS['train']}: files differ from the manifest (e.g. {extra[0]})")
-    expected = manifest.groupby("pid").size() if generator == "none" else source_train.groupby("pid").size()
+    expected = (source_train if original_counts else manifest).groupby("pid").size()
     if not written.groupby("pid").size().equals(expected):
         raise RuntimeError(f"{out}: per-identity image counts differ from the original set")
     written_annotations = read_annotations(annotation_file(out, "train"))
@@ -157,13 +170,16 @@ def verify(out: Path, source_train: pd.DataFrame, manifest: pd.DataFrame, source
 
 def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generator: str = "pona",
             checkpoint: str | Path | None = None, seed: int = 0, out: str | Path | None = None,
-            condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto", progress: bool = True) -> dict:
+            condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto", progress: bool = True,
+            unposed: str = "generate") -> dict:
     """Build (or finish) the augmented set; returns the summary."""
     portion = check_portion(portion)
     if generator not in GENERATORS:
         raise InputError(f"--generator: unknown generator '{generator}' (known: {', '.join(GENERATORS)})")
     if condition_mode not in MODES:
         raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
+    if unposed not in UNPOSED_POLICIES:
+        raise InputError(f"--unposed: unknown policy '{unposed}' (known: {', '.join(UNPOSED_POLICIES)})")
     data_root = Path(data_root)
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
@@ -190,10 +206,10 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
     # the inputs' contents, not only their paths: a run resumed after its source changed must not mix the two
     run = {"data_root": str(data_root.resolve()), "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
            "train_images_sha256": images_digest(train["path"]), "portion": portion, "seed": seed,
-           "generator": generator, "checkpoint_sha256": checkpoint_digest, "condition": condition_mode}
+           "generator": generator, "checkpoint_sha256": checkpoint_digest, "condition": condition_mode,
+           "unposed": unposed}
     with output_lock(out):
-        return _build(out, run, train, annotations, model, data_root, portion, seed, generator, condition_mode,
-                      batch_size, device, progress)
+        return _build(out, run, train, annotations, model, data_root, batch_size, device, progress)
 
 
 def images_digest(paths: Iterable[str]) -> str:
@@ -204,18 +220,37 @@ def images_digest(paths: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def pose_counts(train: pd.DataFrame, manifest: pd.DataFrame, annotations: Annotations, unposed: str) -> dict:
+    """How many missing images had no keypoints, or lacked a torso joint, how many of the chosen conditions lacked
+    one, and what the policy did with the torsoless targets: generated, copied or skipped."""
+    kept = set(manifest.loc[manifest["source"] == "kept", "name"])
+    missing = annotations.poses([name for name in train["name"] if name not in kept])
+    filled = manifest[manifest["source"] != "kept"]
+    torsoless = filled[~has_torso(annotations.poses(filled["target"]))]
+    without_torso = int((~has_torso(missing)).sum())
+    return {"policy": unposed, "targets_without_keypoints": int((~present(missing).any(axis=1)).sum()),
+            "targets_without_torso": without_torso,
+            "conditions_without_torso": int((~has_torso(annotations.poses(filled["condition"]))).sum()),
+            "generated": int((torsoless["source"] == "generated").sum()),
+            "copied": int((torsoless["source"] == "copied").sum()),
+            "skipped": without_torso - len(torsoless) if len(filled) else 0}
+
+
 def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, model: torch.nn.Module | None,
-           data_root: Path, portion: float, seed: int, generator: str, condition_mode: str, batch_size: int,
-           device: str, progress: bool) -> dict:
+           data_root: Path, batch_size: int, device: str, progress: bool) -> dict:
     started = time.perf_counter()
-    manifest = plan_augmentation(train, annotations, portion, seed, generator, condition_mode)
+    generator = run["generator"]
+    manifest = plan_augmentation(train, annotations, run["portion"], run["seed"], generator, run["condition"],
+                                 run["unposed"])
     _prepare_output(out, run)
     _link_evaluation_splits(data_root, out)
     source_dir, out_dir = data_root / SPLIT_DIRS["train"], out / SPLIT_DIRS["train"]
     for name in manifest.loc[manifest["source"] == "kept", "name"]:
         _link(source_dir / name, out_dir / name)
-    filled = manifest[manifest["source"] == "generated"]
-    pending = filled[~filled["name"].map(lambda n: (out_dir / n).exists())]
+    for name, condition in manifest.loc[manifest["source"] == "copied", ["name", "condition"]].itertuples(index=False):
+        _link(source_dir / condition, out_dir / name)
+    filled = manifest[manifest["source"].isin(["generated", "copied"])]
+    pending = filled[(filled["source"] == "generated") & ~filled["name"].map(lambda n: (out_dir / n).exists())]
     device_ = pick_device(device)
     generation_seconds = 0.0
     if generator in MODELS and len(pending):
@@ -230,7 +265,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
             _link(source_dir / source_name, out_dir / name)
     write_annotations(annotation_file(out, "train"),
                       Annotations(manifest["name"].tolist(), annotations.poses(manifest["target"])))
-    verify(out, train, manifest, annotations, generator)
+    verify(out, train, manifest, annotations, generator != "none" and run["unposed"] != "skip")
     with atomic_file(out / "manifest.csv") as tmp:
         manifest.to_csv(tmp, index=False, lineterminator="\n")
     summary = {
@@ -239,6 +274,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
                    "kept": int((manifest["source"] == "kept").sum()), "filled": len(filled),
                    "generated_now": len(pending) if generator in MODELS else 0,
                    "training_images": len(manifest)},
+        "unposed": pose_counts(train, manifest, annotations, run["unposed"]),
         "seconds": round(time.perf_counter() - started, 2),
         "generation_seconds": round(generation_seconds, 2),
         "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
@@ -257,19 +293,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
     parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS)")
     parser.add_argument("--condition", default="nearest", help="nearest (pose distance, default) or random")
+    parser.add_argument("--unposed", default="generate",
+                        help="a missing image without shoulders and hips: generate (default), copy the condition, skip")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     summary = augment(args.portion, args.data_root, args.generator, args.checkpoint, args.seed, args.out,
-                      args.condition, args.batch_size, args.device)
+                      args.condition, args.batch_size, args.device, unposed=args.unposed)
     counts = summary["counts"]
     speed = f", {summary['images_per_second']} images/s on {summary['device']}" if summary["images_per_second"] else ""
     print(f"{summary['out']}: {counts['identities']} identities, {counts['kept']} kept + {counts['filled']} "
           f"{args.generator} = {counts['training_images']} training images (original {counts['original']}); "
           f"generated {counts['generated_now']} now in {summary['generation_seconds']} s{speed}; verified")
+    print(unposed_line(summary["unposed"]))
     return 0
+
+
+def unposed_line(counts: dict) -> str:
+    """The log's account of the missing images without a usable pose."""
+    return (f"missing images without shoulders or hips: {counts['targets_without_torso']} "
+            f"({counts['targets_without_keypoints']} without any keypoint), policy '{counts['policy']}': "
+            f"{counts['generated']} generated, {counts['copied']} copied, {counts['skipped']} skipped; "
+            f"{counts['conditions_without_torso']} conditions without shoulders or hips")
 
 
 run = exit_on_input_error(main)

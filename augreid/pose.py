@@ -23,8 +23,9 @@ LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
     (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
 )
-# The body mask adds edges that close the torso and the head, so the mask covers the body, not only the bones.
-MASK_LIMBS = LIMBS + ((2, 16), (5, 17), (8, 11), (11, 5), (8, 2), (16, 17))
+# The body mask of mask-SSIM, as PATN's `produce_ma_mask` (tool/getMetrics_market.py) draws it: the bones plus the
+# edges that close the torso and the head; the ears join the neck.
+MASK_LIMBS = LIMBS + ((1, 16), (1, 17), (8, 11), (11, 5), (8, 2), (16, 17))
 MASK_LIMB_WIDTH = 8
 MASK_JOINT_RADIUS = 4
 MASK_CLOSING = 5

@@ -28,6 +28,7 @@ from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.errors import InputError
 from augreid.device import cores
+from augreid.conditions import MODES
 from augreid.generate import GENERATORS, MODELS
 from augreid.generators import check_architecture
 from augreid.market import annotation_file, check_complete, scan_market
@@ -43,6 +44,7 @@ from flows.workers import worker_processes
 Portion = Annotated[float, Field(gt=0.0, le=1.0, description="portion p of each identity's images kept")]
 Parallel = Annotated[int, Field(ge=1, description="children at once on this machine")]
 Generator = Literal[GENERATORS]  # the models and the controls
+Condition = Literal[MODES]
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
@@ -121,13 +123,14 @@ def score_generator_flow(checkpoint: dict, data: dict, config: str, config_sha25
 
 @flow(name="augment-and-reid")
 def augment_and_reid(generator: str, portion: float, seed: int, data: dict, checkpoint: dict | None, config: str,
-                     config_sha256: str, augmented_out: str | None, reid_out: str) -> dict:
-    """One cell of Table VI: fill the missing (1 - p) with the generator, then train and evaluate re-ID.
-    At p = 1.0 nothing is missing and re-ID trains on the data set itself."""
+                     config_sha256: str, augmented_out: str | None, reid_out: str, filling: dict | None = None) -> dict:
+    """One cell of Table VI: fill the missing (1 - p) with the generator (`filling`: the condition mode and the
+    unposed policy), then train and evaluate re-ID. At p = 1.0 nothing is missing and re-ID trains on the data
+    set itself."""
     seconds = {}
     if portion != FULL:
         data, seconds["generation"] = timed(cached(augment_task, augmented_out, AUGMENTED_MARKER), portion, data,
-                                            generator, checkpoint, seed, augmented_out)
+                                            generator, checkpoint, seed, augmented_out, filling)
     _, seconds["re-ID runs"] = timed(cached(reid_task, reid_out, REID_MARKER), data, config, config_sha256, seed,
                                      reid_out)
     return seconds
@@ -176,9 +179,11 @@ def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> 
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
                          portions: list[Portion] = DEFAULT_PORTIONS, generators: list[Generator] = DEFAULT_GENERATORS,
                          seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
-                         fan_out: str | None = None, parallel: Parallel = 1) -> dict:
+                         fan_out: str | None = None, parallel: Parallel = 1,
+                         condition: Condition | None = None) -> dict:
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed. `parallel`:
-    children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two)."""
+    children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two).
+    `condition`: which kept image conditions each generated one (default: the config's `augmentation.condition`)."""
     started = time.perf_counter()
     try:
         check_parameters(config, data_root, portions, generators, seeds, parallel, output)
@@ -187,6 +192,8 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     except (InputError, ValueError) as err:
         refuse(err)
     config_sha256 = file_sha256(config)
+    augmentation = load_config(config).augmentation
+    filling = {"condition": condition or augmentation.condition, "unposed": augmentation.unposed}
     root = Path(output)
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
@@ -206,10 +213,10 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                         reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
         # the checkpoint's digest names the set, so a retrained generator never meets a stale set
         key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
-        name = f"{generator}_p{portion:g}_s{seed}_{key}"
+        name = f"{generator}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}_{key}"
         return dict(generator=generator, portion=portion, seed=seed, data=data, checkpoint=checkpoints.get(generator),
                     config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
-                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"))
+                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
 
     # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
     # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
@@ -238,12 +245,14 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     reported = [c for c in full_cells if FULL in portions] + cells
     results = [{"generator": c["generator"], "portion": c["portion"], "seed": c["seed"],
                 "per_query": str(Path(c["reid_out"]) / "per_query.csv"),
-                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1", "steps", "budget")}}
+                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1", "steps", "budget")},
+                # a run from before the rule was recorded used torchreid's
+                "map_rule": finished_reid(c["reid_out"]).get("map_rule", "torchreid")}
                for c in reported]
     lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
               if c["generator"] in models}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
-    report, report_seconds = timed(report_task, results, generators, galleries, quality, output)
+    report, report_seconds = timed(report_task, results, generators, galleries, quality, output, filling)
     work = {"data": data_seconds, **seconds, "report": report_seconds}
     return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
 
@@ -269,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="outputs/flow")
     parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
                                                                "its share of the cores)")
+    parser.add_argument("--condition", choices=MODES, help="nearest or random (default: the config's)")
     args = parser.parse_args(argv)
     try:
         check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel,
@@ -278,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output,
-                                  parallel=args.parallel)
+                                  parallel=args.parallel, condition=args.condition)
     print(f"\nTable VI: re-ID mAP (%) (r1 rank-1)\n\n{report['table']}\n{report['notes']}\n")
     if report["quality_table"]:
         print(f"Generation quality on test pairs\n\n{report['quality_table']}")

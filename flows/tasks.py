@@ -20,7 +20,7 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import load_config
 from augreid.gallery import write_gallery
-from augreid.generate import augment
+from augreid.generate import augment, unposed_line
 from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS
 from augreid.quality import evaluate, identity_summary, quality_table
 from augreid.reid import train_reid
@@ -111,13 +111,15 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
 
 
 @task(**CACHED)
-def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str) -> dict:
+def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str,
+                 filling: dict) -> dict:
     summary = in_worker(augment, portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None,
-                        seed, out, progress=False)
+                        seed, out, filling["condition"], progress=False, unposed=filling["unposed"])
     counts = summary["counts"]
     speed = f"{summary['images_per_second']} images/s" if summary["images_per_second"] else "nothing generated"
     get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s)", generator, portion,
                           counts["kept"], counts["filled"], counts["training_images"], speed)
+    get_run_logger().info("%s p=%g: %s", generator, portion, unposed_line(summary["unposed"]))
     return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 
@@ -134,27 +136,40 @@ def png_data_url(path: str | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def budget_note(results: list[dict]) -> str:
-    """What the re-ID runs' budget was, in the report's words."""
+CONDITIONS = {"nearest": "kept image of the same person whose pose is nearest (condition: nearest)",
+              "random": "a random kept image of the same person (condition: random)"}
+UNPOSED = {"generate": "generated like the others", "copy": "filled with their condition image",
+           "skip": "left out"}
+MAP_RULES = {"torchreid": "torchreid's average precision (the mean precision at each true match)",
+             "devkit": "the Market-1501 devkit's average precision (trapezoid rule, as the PoNA paper's baseline)"}
+
+
+def protocol_note(results: list[dict], filling: dict) -> str:
+    """The filling's condition mode and unposed policy, the re-ID runs' budget and mAP rule, in the report's
+    words."""
     budgets = sorted({r["budget"] for r in results})
     steps = sorted({r["steps"] for r in results})
     if budgets == ["steps"]:
-        return f"Re-ID budget: steps (every run took the full set's {steps[0]} optimizer steps)."
-    return (f"Re-ID budget: {', '.join(budgets)} (the same epochs whatever the set's size: "
-            f"{steps[0]} to {steps[-1]} optimizer steps)")
+        budget = f"Re-ID budget: steps (every run took the full set's {steps[0]} optimizer steps)."
+    else:
+        budget = (f"Re-ID budget: {', '.join(budgets)} (the same epochs whatever the set's size: "
+                  f"{steps[0]} to {steps[-1]} optimizer steps).")
+    rules = sorted({r["map_rule"] for r in results})
+    return (f"Missing images conditioned on the {CONDITIONS[filling['condition']]}; those without shoulders or hips "
+            f"{UNPOSED[filling['unposed']]}. {budget} mAP: " + "; ".join(MAP_RULES[rule] for rule in rules) + ".")
 
 
 @task
 def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], quality: dict[str, dict],
-                output: str) -> dict:
+                output: str, filling: dict) -> dict:
     """Table VI (markdown with the comparisons' marks, CSV, plot), the paired comparisons, the quality table
     and one gallery per generator under `output/report/`, also published as artifacts: the tables as markdown,
     the plot and the galleries as images."""
     report = Path(output) / "report"
     runs = pd.DataFrame(results)
     comparisons = compare_cells(runs, generators)
-    marks, budget = cell_marks(comparisons), budget_note(results)
-    notes = f"{budget}\n\n{LEGEND}" if not comparisons.empty else budget
+    marks, protocol = cell_marks(comparisons), protocol_note(results, filling)
+    notes = f"{protocol}\n\n{LEGEND}" if not comparisons.empty else protocol
     summary = summarise(results_frame(results), generators)
     paths = write_report(summary, report, marks=marks, notes=notes)
     paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))

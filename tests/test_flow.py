@@ -70,7 +70,10 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert [row.split("|")[1].strip() for row in quality[2:]] == ["pona", "copy the condition image",
                                                                   "real target image (upper bound)"]
     assert len(result["verdicts"]) == 1 and result["verdicts"][0].startswith("pona vs none at p=0.5: ")
-    assert result["notes"].startswith("Re-ID budget: epochs")
+    assert result["notes"].startswith("Missing images conditioned on the kept image of the same person whose pose is "
+                                      "nearest (condition: nearest); those without shoulders or hips generated like "
+                                      "the others. Re-ID budget: epochs")
+    assert "mAP: torchreid's average precision" in result["notes"]
     comparisons = pd.read_csv(result["paths"]["comparisons_csv"])
     assert list(comparisons[["generator", "baseline", "portion", "seed"]].itertuples(index=False, name=None)) == [
         ("pona", "none", 0.5, 0)]

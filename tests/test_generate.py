@@ -15,6 +15,7 @@ from augreid.errors import InputError
 from augreid.generate import augment, plan_augmentation
 from augreid.market import parse_name, scan_split
 from augreid.portion import keep_portion, kept_count
+from augreid.pose import JOINT, has_torso, present
 from augreid.train_generator import train_generator
 from test_train_generator import TINY
 
@@ -167,6 +168,42 @@ def test_a_rerun_after_the_source_changed_is_refused(tmp_path, small_synthetic, 
     with pytest.raises(InputError, match=rf"{image.name}: cannot read image"):
         augment(0.2, source, "duplicate", out=tmp_path / "dup", progress=False)
     assert not (tmp_path / "dup").exists()
+
+
+def unposed_source(small_synthetic, tmp_path):
+    """A copy of the set in which every third training image lost every keypoint and every fifth its right hip,
+    as in real Market-1501 (419 training images without keypoints, 820 without a torso joint)."""
+    source = tmp_path / "source"
+    shutil.copytree(small_synthetic, source)
+    annotations = read_annotations(source / "market-annotation-train.csv")
+    annotations.keypoints[::3] = -1
+    annotations.keypoints[1::5, JOINT["r_hip"]] = -1
+    write_annotations(source / "market-annotation-train.csv", annotations)
+    return source, annotations
+
+
+@pytest.mark.parametrize("policy", ["generate", "copy", "skip"])
+def test_missing_images_without_a_torso_follow_the_policy_and_are_counted(tmp_path, small_synthetic,
+                                                                         tiny_generators, policy):
+    source, annotations = unposed_source(small_synthetic, tmp_path)
+    summary = augment(0.2, source, "pona", tiny_generators["pona"], out=tmp_path / "aug", progress=False,
+                      unposed=policy)
+    manifest = pd.read_csv(tmp_path / "aug" / "manifest.csv", keep_default_na=False)
+    train = scan_split(source, "train")
+    missing = sorted(set(train["name"]) - set(manifest.loc[manifest["source"] == "kept", "name"]))
+    torsoless = [name for name in missing if not has_torso(annotations.pose(name))]
+    counts = summary["unposed"]
+    assert counts["targets_without_torso"] == len(torsoless) > 0
+    assert counts["targets_without_keypoints"] == sum(not present(annotations.pose(n)).any() for n in missing) > 0
+    rows = manifest[manifest["target"].isin(torsoless)]
+    source_of = {"generate": "generated", "copy": "copied", "skip": "skipped"}[policy]
+    assert counts[source_of] == len(torsoless) and counts["policy"] == policy
+    assert (rows["source"] == source_of).all() and len(rows) == (0 if policy == "skip" else len(torsoless))
+    for row in rows[rows["source"] == "copied"].itertuples():
+        assert (tmp_path / "aug" / "bounding_box_train" / row.name).resolve() \
+            == (source / "bounding_box_train" / row.condition).resolve()
+    skipped = len(torsoless) if policy == "skip" else 0
+    assert summary["counts"]["training_images"] == len(train) - skipped
 
 
 def _cli(*args):

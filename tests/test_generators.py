@@ -50,6 +50,22 @@ def test_initialisation_follows_the_recipe():
     assert block.self_attention.gamma.item() == block.self_attention.beta.item() == block.non_local.gamma.item() == 0
 
 
+@pytest.mark.parametrize("spectral", [False, True])
+def test_discriminators_keep_pytorchs_default_initialisation_as_the_authors_define_d(spectral):
+    """The authors' `define_D` applies no init (their `define_G` does): PyTorch's default stands, a uniform
+    weight of std 1 / sqrt(3 fan_in) (0.0074 for the 3x3 convs of width 256), not N(0, 0.02). With spectral norm,
+    the weight before normalisation is the one that keeps it."""
+    torch.manual_seed(0)
+    pose, _ = build_discriminators(GeneratorArchitecture(discriminator_spectral_norm=spectral))
+    conv = pose[-1].body[1]
+    weight = conv.parametrizations.weight.original if spectral else conv.weight
+    fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
+    assert weight.std().item() == pytest.approx(1 / np.sqrt(3 * fan_in), rel=0.02)
+    assert weight.abs().max().item() <= 1 / np.sqrt(fan_in)
+    norm = pose[2]
+    assert (norm.weight == 1).all() and (norm.bias == 0).all()
+
+
 def test_attentions_start_as_identity_and_average_under_uniform_attention():
     torch.manual_seed(0)
     x = torch.randn(2, 16, 4, 2)

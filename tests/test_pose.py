@@ -1,6 +1,8 @@
 import numpy as np
+import pandas as pd
 
-from augreid.pose import JOINT, LIMBS, MISSING, body_mask, draw_skeleton, has_torso
+from augreid.annotations import read_annotations
+from augreid.pose import JOINT, LIMBS, MASK_LIMBS, MISSING, body_mask, draw_skeleton, has_torso, present
 
 
 def two_joint_pose():
@@ -57,3 +59,30 @@ def test_has_torso_needs_both_shoulders_and_hips():
     keypoints = np.full((2, 18, 2), 20)
     keypoints[1, JOINT["l_hip"]] = MISSING
     assert has_torso(keypoints).tolist() == [True, False]
+
+
+# tool/getMetrics_market.py's produce_ma_mask, its limbs as it writes them (1-based joint numbers)
+PUBLISHED_MASK_LIMBS = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12], [12, 13],
+                        [13, 14], [2, 1], [1, 15], [15, 17], [1, 16], [16, 18], [2, 17], [2, 18], [9, 12], [12, 6],
+                        [9, 3], [17, 18]]
+
+
+def test_mask_limbs_are_the_published_ones():
+    assert {frozenset(limb) for limb in MASK_LIMBS} == {frozenset((a - 1, b - 1)) for a, b in PUBLISHED_MASK_LIMBS}
+    assert len(MASK_LIMBS) == len(PUBLISHED_MASK_LIMBS)
+
+
+def test_the_mask_of_a_published_test_pair_joins_the_neck_to_the_ears(real_annotations):
+    """On the target of a published test pair with neck and both ears, the band from the neck to each ear is
+    masked."""
+    annotations = read_annotations(real_annotations / "market-annotation-test.csv")
+    pairs = pd.read_csv(real_annotations / "market-pairs-test.csv")
+    neck, ears = JOINT["neck"], (JOINT["r_ear"], JOINT["l_ear"])
+    target = next(name for name in pairs["to"] if present(annotations.pose(name))[[neck, *ears]].all()
+                  and present(annotations.pose(name))[[JOINT["r_shoulder"], JOINT["l_shoulder"]]].all())
+    pose = annotations.pose(target)
+    mask = body_mask(pose)
+    for ear in ears:
+        for t in np.linspace(0, 1, 9):
+            y, x = np.round(pose[neck] + t * (pose[ear] - pose[neck])).astype(int)
+            assert mask[y, x], (target, ear, t)

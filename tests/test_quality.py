@@ -25,7 +25,7 @@ from test_train_generator import TINY
 
 def _fixed_images():
     rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, size=(128, 64, 3), dtype=np.uint8)
+    a = rng.integers(20, 231, size=(128, 64, 3), dtype=np.uint8)  # a range below 255, as generated images have
     b = np.clip(a.astype(int) + rng.integers(-40, 41, size=a.shape), 0, 255).astype(np.uint8)
     return a, b
 
@@ -35,10 +35,16 @@ def _chw(*images):
 
 
 def test_ssim_and_psnr_equal_scikit_image_on_fixed_images():
-    a, b = _fixed_images()
-    reference = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                      channel_axis=-1, data_range=255)
-    assert ssim(_chw(a), _chw(b)).item() == pytest.approx(reference, abs=1e-9)
+    """SSIM exactly as PATN's and PoNA's `tool/getMetrics_market.py` calls scikit-image: the data range is the
+    generated image's own max - min."""
+    a, b = _fixed_images()  # a generated, b real
+    script = structural_similarity(b, a, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                   channel_axis=-1, data_range=float(a.max()) - float(a.min()))
+    assert ssim(_chw(a), _chw(b)).item() == pytest.approx(script, abs=1e-9)
+    full_range = structural_similarity(b, a, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                       channel_axis=-1, data_range=255)
+    assert ssim(_chw(a), _chw(b), data_range=255).item() == pytest.approx(full_range, abs=1e-9)
+    assert float(a.max()) - float(a.min()) < 255 and script != pytest.approx(full_range, abs=1e-4)
     assert psnr(_chw(a), _chw(b)).item() == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-9)
     assert ssim(_chw(a), _chw(a)).item() == pytest.approx(1.0)
 
@@ -61,12 +67,14 @@ def test_quality_scores_generator_and_copy_on_the_same_pairs(small_synthetic, ti
     generator, _ = load_generator(tiny_checkpoint)
     generated = transfer(generator, condition, annotations.poses(pairs["from"]), annotations.poses(pairs["to"]), "cpu")
     masks = np.stack([body_mask(p) for p in annotations.poses(pairs["to"])])[..., None].astype(np.uint8)
+    def script(generated: np.ndarray, real: np.ndarray) -> float:  # tool/getMetrics_market.py's call
+        return structural_similarity(real, generated, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     channel_axis=-1, data_range=float(generated.max()) - float(generated.min()))
+
     expected = {  # scikit-image on each pair, then the mean; mask-SSIM on both images multiplied by the mask
-        "ssim": np.mean([structural_similarity(g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                               channel_axis=-1, data_range=255) for g, r in zip(generated, real)]),
-        "copy_mask_ssim": np.mean([structural_similarity(c * m, r * m, gaussian_weights=True, sigma=1.5,
-                                                         use_sample_covariance=False, channel_axis=-1, data_range=255)
-                                   for c, r, m in zip(condition, real, masks)]),
+        "ssim": np.mean([script(g, r) for g, r in zip(generated, real)]),
+        "copy_ssim": np.mean([script(c, r) for c, r in zip(condition, real)]),
+        "copy_mask_ssim": np.mean([script(c * m, r * m) for c, r, m in zip(condition, real, masks)]),
         "psnr": np.mean([peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(generated, real)]),
     }
     for key, value in expected.items():

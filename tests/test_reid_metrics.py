@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from augreid.compat import torchreid_evaluate
-from augreid.metrics.reid import evaluate
+from augreid.metrics.reid import evaluate, rank_queries
 
 # gallery:     g0 g1 g2 g3 g4 g5 g6 g7
 G_PIDS = np.array([1, 1, 2, 0, -1, 1, 3, 2])
@@ -43,3 +43,45 @@ def test_equals_torchreid_on_the_same_features():
     ref_cmc, ref_map = torchreid_evaluate(distances[:, real], q_pids, g_pids[real], q_cams, g_cams[real])
     assert mean_ap == pytest.approx(ref_map, abs=1e-9)
     np.testing.assert_allclose(cmc, ref_cmc, atol=1e-6)
+
+
+def test_devkit_map_is_the_trapezoid_rule_by_hand():
+    q_pids, q_cams = np.array([1, 2]), np.array([1, 2])
+    distances = np.array([
+        [0.1, 0.5, 0.2, 0.3, 0.15, 0.9, 0.4, 0.6],
+        [0.7, 0.3, 0.2, 0.1, 0.8, 0.4, 0.5, 0.05],
+    ])
+    _, devkit, _ = evaluate(distances, q_pids, G_PIDS, q_cams, G_CAMS, rule="devkit")
+    # query 1: hits at ranks 4 and 6: (precision before + at the hit) / 2 = (0/3 + 1/4) / 2, then (1/5 + 2/6) / 2
+    # query 2: one hit at rank 2: (0/1 + 1/2) / 2
+    first = ((0 / 3 + 1 / 4) / 2 + (1 / 5 + 2 / 6) / 2) / 2
+    assert devkit == pytest.approx((first + (0 / 1 + 1 / 2) / 2) / 2)
+
+
+def devkit_average_precision(good_ranks: list[int]) -> float:
+    """The Market-1501 devkit's loop, as its evaluation writes it (0-based ranks of the true matches)."""
+    ap = 0.0
+    for i, row in enumerate(good_ranks):
+        d_recall = 1.0 / len(good_ranks)
+        precision = (i + 1) / (row + 1)
+        old_precision = i / row if row != 0 else 1.0
+        ap += d_recall * (old_precision + precision) / 2
+    return ap
+
+
+def test_devkit_map_equals_the_devkits_loop_and_never_exceeds_torchreids():
+    rng = np.random.default_rng(1)
+    q_pids = rng.integers(1, 20, 60)
+    g_pids = np.concatenate([rng.integers(0, 20, 300), q_pids])
+    g_pids[:10] = -1
+    q_cams, g_cams = rng.integers(1, 7, 60), rng.integers(1, 7, len(g_pids))
+    distances = rng.random((60, len(g_pids)))
+    results = rank_queries(distances, q_pids, g_pids, q_cams, g_cams)
+    for q in np.flatnonzero(results.valid):
+        order = np.argsort(distances[q])
+        keep = ~((g_pids[order] == q_pids[q]) & (g_cams[order] == q_cams[q])) & (g_pids[order] != -1)
+        ranked = g_pids[order][keep]
+        assert results.average_precision_devkit[q] == pytest.approx(
+            devkit_average_precision(list(np.flatnonzero(ranked == q_pids[q]))), abs=1e-12)
+    assert (results.average_precision_devkit <= results.average_precision + 1e-12).all()
+    assert results.average_precision_devkit[results.valid].mean() < results.average_precision[results.valid].mean()

@@ -1,7 +1,8 @@
 """The two discriminators of PATN and PoNA: pose (image + target heatmaps) and appearance (image + condition).
 
 Both are ResNet-style: 7x7 conv, two stride-2 convs, 3 residual blocks; the output is a 256 x 32 x 16 map of
-logits (the sigmoid lives in the loss). PoNA wraps every convolution in spectral norm.
+logits (the sigmoid lives in the loss). PoNA wraps every convolution in spectral norm. As in the authors'
+`define_D` (unlike their `define_G`), no initialisation is applied: PyTorch's defaults stand.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from augreid.generators.layers import conv_bias, init_weights, norm_layer
+from augreid.generators.layers import conv_bias, norm_layer
 
 
 class ResidualBlock(nn.Module):
@@ -39,7 +40,6 @@ class ResnetDiscriminator(nn.Sequential):
                        norm_layer(norm, ndf * scale * 2), nn.ReLU(True)]
         layers += [ResidualBlock(4 * ndf, norm, dropout, wrap) for _ in range(blocks)]
         super().__init__(*layers)
-        init_weights(self)
 
 
 def pose_discriminator(**kwargs) -> ResnetDiscriminator:

@@ -63,11 +63,11 @@ class Unit(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """Convolutions N(0, 0.02); batch-norm scale N(1, 0.02), shift 0 (the pix2pix family's "normal" init)."""
+    """Convolutions N(0, 0.02); batch-norm scale N(1, 0.02), shift 0 (the pix2pix family's "normal" init, which
+    the authors' `define_G` applies to the generators)."""
     for layer in module.modules():
         if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            weight = getattr(layer, "weight_orig", None)
-            nn.init.normal_(layer.weight if weight is None else weight, 0.0, 0.02)
+            nn.init.normal_(layer.weight, 0.0, 0.02)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
         elif isinstance(layer, nn.BatchNorm2d):

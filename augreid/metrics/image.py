@@ -1,7 +1,9 @@
 """Image quality as the pose-transfer papers compute it: SSIM with a Gaussian window (sigma 1.5), PSNR.
 
 Batched torch versions of scikit-image's `structural_similarity(..., gaussian_weights=True, sigma=1.5,
-use_sample_covariance=False, channel_axis=-1)` and `peak_signal_noise_ratio`, on images in [0, 255].
+use_sample_covariance=False, channel_axis=-1)` and `peak_signal_noise_ratio`, on images in [0, 255]. SSIM's
+data range is, by default, the one of PATN's and PoNA's evaluation script (`tool/getMetrics_market.py`): each
+generated image's own max - min, not the format's 255.
 """
 from __future__ import annotations
 
@@ -32,9 +34,13 @@ def _blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return _band(x.shape[-2], kernel) @ x @ _band(x.shape[-1], kernel).T
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
-    """Mean SSIM per image of two (B, C, H, W) batches: one value per image, averaged over channels."""
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
+    """Mean SSIM per image of a generated batch `a` against a real batch `b`, both (B, C, H, W): one value per
+    image, averaged over channels. `data_range` None: each image of `a` its own max - min, as the papers' script."""
     a, b = a.double(), b.double()
+    if data_range is None:
+        flat = a.flatten(1)
+        data_range = (flat.amax(dim=1) - flat.amin(dim=1))[:, None, None, None]
     kernel = _gaussian_window(a.device)
     mu_a, mu_b = _blur(a, kernel), _blur(b, kernel)
     var_a = _blur(a * a, kernel) - mu_a**2

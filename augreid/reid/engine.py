@@ -13,6 +13,8 @@ from augreid.device import mixed_precision, weights_cache_dir
 from augreid.errors import InputError
 from augreid.metrics.reid import QueryResults, rank_queries, summarise
 from augreid.reid.data import MarketLayoutDataset
+from augreid.reid.ide import IMAGENET_BACKBONE, NEW_LAYERS, describe, register_ide
+from augreid.reid.ide import NAME as IDE
 
 torchreid = import_torchreid()
 
@@ -44,6 +46,7 @@ def imagenet_weights_path(model: str, weights: str | Path | None) -> Path:
     if weights:
         return Path(weights)
     urls = getattr(torchreid.reid.models.resnet, "model_urls", {})
+    model = IMAGENET_BACKBONE if model == IDE else model
     if model not in urls:
         raise InputError(f"reid.pretrained: no default ImageNet weights file for '{model}'; pass --weights PATH "
                          "or set reid.pretrained: false")
@@ -68,8 +71,11 @@ def load_imagenet_weights(model: torch.nn.Module, name: str, weights: str | Path
     return len(fitting)
 
 
+
+
 @torch.no_grad()
-def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+def extract_features(engine: SoftmaxEngine, loader, flip: bool = False,
+                     normalize: bool = False) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     engine.model.eval()
     features, pids, camids = [], [], []
     for data in loader:
@@ -78,16 +84,16 @@ def extract_features(engine: SoftmaxEngine, loader) -> tuple[torch.Tensor, np.nd
             images = images.cuda(non_blocking=True)
         images = images.contiguous(memory_format=torch.channels_last)
         with mixed_precision(engine.device, engine.mixed_precision):
-            features.append(engine.model(images).float().cpu())
+            features.append(describe(engine.model, images, flip, normalize).cpu())
         pids.append(batch_pids.numpy())
         camids.append(batch_camids.numpy())
     return torch.cat(features), np.concatenate(pids), np.concatenate(camids)
 
 
-def rank_query_set(engine: SoftmaxEngine, manager) -> QueryResults:
+def rank_query_set(engine: SoftmaxEngine, manager, flip: bool = False, normalize: bool = False) -> QueryResults:
     """Rank each query (in the data set's query order) against the gallery with the engine's model."""
-    query = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["query"])
-    gallery = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["gallery"])
+    query = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["query"], flip, normalize)
+    gallery = extract_features(engine, manager.test_loader[TORCHREID_DATASET]["gallery"], flip, normalize)
     distances = torchreid.reid.metrics.compute_distance_matrix(query[0], gallery[0], metric="euclidean").numpy()
     return rank_queries(distances, query[1], gallery[1], query[2], gallery[2])
 
@@ -103,6 +109,7 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     """torchreid's data manager, model, optimiser, scheduler and softmax engine for a Market-layout folder."""
     use_gpu = device.type == "cuda"
     register_dataset(MarketLayoutDataset)
+    register_ide()
     manager = torchreid.reid.data.ImageDataManager(
         root=str(data_root), sources=TORCHREID_DATASET, targets=TORCHREID_DATASET, height=config.height,
         width=config.width, transforms=["random_flip"] if config.random_flip else [],
@@ -114,8 +121,10 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
         load_imagenet_weights(model, config.model, weights)
     # channels_last on the CPU too: OSNet-x0.25 at 64x32 trains 1.5 times faster with it (bench/RESULTS.md)
     model = model.to(device).to(memory_format=torch.channels_last)
-    optimiser = torchreid.reid.optim.build_optimizer(model, optim=config.optimizer, lr=config.lr,
-                                                     weight_decay=config.weight_decay)
+    optimiser = torchreid.reid.optim.build_optimizer(
+        model, optim=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum,
+        sgd_nesterov=config.nesterov, staged_lr=config.base_lr_mult < 1, new_layers=list(NEW_LAYERS),
+        base_lr_mult=config.base_lr_mult)
     for group in optimiser.param_groups:  # one kernel per step for all tensors (torch's default on a GPU only):
         group["foreach"] = True  # 1.2x faster for OSNet-x0.25 on a CPU core, and far less time under Python's lock
     scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",

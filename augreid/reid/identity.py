@@ -26,6 +26,7 @@ from augreid.device import mixed_precision
 from augreid.errors import InputError
 from augreid.market import JUNK_PID, parse_name, scan_split
 from augreid.metrics.reid import rank_queries, summarise
+from augreid.reid.ide import describe, register_ide
 
 QUERY_KINDS = ("generated", "target", "copy")
 METRICS_FILE, MODEL_FILE = "metrics.json", "model.pt"
@@ -48,6 +49,7 @@ class ReidEmbedder:
         except (ValueError, KeyError, TypeError, RuntimeError) as err:
             raise InputError(f"{folder}: cannot read the re-ID run ({type(err).__name__}: {err})") from None
         torchreid = import_torchreid()
+        register_ide()
         self.model = torchreid.reid.models.build_model(self.config.model, num_classes=metrics["train_identities"],
                                                        loss="softmax", pretrained=False)
         self.model.load_state_dict(state)
@@ -65,7 +67,8 @@ class ReidEmbedder:
                      for image in images[start: start + self.batch_size]]
             tensors = torch.stack([self.transform(image) for image in batch]).to(self.device)
             with mixed_precision(self.device, self.config.mixed_precision):
-                features.append(self.model(tensors).float().cpu())
+                features.append(describe(self.model, tensors, self.config.flip_test,
+                                         self.config.normalize_features).cpu())
         return torch.cat(features)
 
 

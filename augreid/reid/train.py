@@ -1,7 +1,8 @@
 """One re-ID baseline: train the config's model for its budget, rank query against gallery, write the results.
 
-`metrics.json` holds mAP, rank-1/5/10, counts, the budget and the optimizer steps actually taken, seed, times and
-images/s; `per_query.csv` one row per query (name, pid, camid, AP, rank of the first true match) for paired
+`metrics.json` holds mAP (by the config's `map_rule`, and by both rules as `mAP_torchreid` and `mAP_devkit`),
+rank-1/5/10, counts, the budget and the optimizer steps actually taken, seed, times and images/s;
+`per_query.csv` one row per query (name, pid, camid, AP by `map_rule`, rank of the first true match) for paired
 comparisons between runs; `model.pt` the final weights.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from augreid.config import ReidConfig
 from augreid.device import pick_device
 from augreid.images import check_images
 from augreid.market import check_complete
-from augreid.metrics.reid import QueryResults, summarise
+from augreid.metrics.reid import AP_RULES, QueryResults, summarise
 from augreid.output import check_output, output_lock
 from augreid.reid.budget import TrainingLength, training_length
 from augreid.reid.data import PreloadedBatches, market_lists
@@ -60,11 +61,11 @@ def train_steps(engine: SoftmaxEngine, loader, length: TrainingLength, fixbase_e
     return taken
 
 
-def per_query_table(queries: list[tuple[str, int, int]], results: QueryResults) -> pd.DataFrame:
-    """The queries that count (a true match remains in the gallery), with AP and first-match rank."""
+def per_query_table(queries: list[tuple[str, int, int]], results: QueryResults, rule: str) -> pd.DataFrame:
+    """The queries that count (a true match remains in the gallery), with AP (by `rule`) and first-match rank."""
     table = pd.DataFrame({"query": [Path(path).name for path, _, _ in queries],
                           "pid": [pid for _, pid, _ in queries], "camid": [camid for _, _, camid in queries],
-                          "ap": results.average_precision, "first_match_rank": results.first_match_rank})
+                          "ap": results.ap(rule), "first_match_rank": results.first_match_rank})
     return table[results.valid].reset_index(drop=True)[PER_QUERY_COLUMNS]
 
 
@@ -93,10 +94,11 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
     steps = train_steps(engine, loader, length, fixbase)
     train_seconds = time.perf_counter() - train_started
 
-    results = rank_query_set(engine, manager)
-    cmc, mean_ap, valid = summarise(results, min(50, len(lists["gallery"])))
+    results = rank_query_set(engine, manager, config.flip_test, config.normalize_features)
+    cmc, mean_ap, valid = summarise(results, min(50, len(lists["gallery"])), config.map_rule)
     metrics = {
-        "mAP": round(100 * mean_ap, 2),
+        "mAP": round(100 * mean_ap, 2), "map_rule": config.map_rule,
+        **{f"mAP_{rule}": round(100 * float(results.ap(rule)[results.valid].mean()), 2) for rule in AP_RULES},
         **{f"rank{r}": round(100 * float(cmc[min(r, len(cmc)) - 1]), 2) for r in RANKS},
         "train_images": len(lists["train"]), "train_identities": manager.num_train_pids,
         "query_images": len(lists["query"]), "gallery_images": len(lists["gallery"]), "valid_queries": valid,
@@ -113,6 +115,7 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
     with atomic_file(out / "model.pt") as tmp:
         torch.save(engine.model.state_dict(), tmp)
     with atomic_file(out / "per_query.csv") as tmp:
-        per_query_table(lists["query"], results).to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+        per_query_table(lists["query"], results, config.map_rule).to_csv(tmp, index=False, float_format="%.6f",
+                                                                          lineterminator="\n")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")  # last: marks the run complete
     return metrics
