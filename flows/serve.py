@@ -78,6 +78,10 @@ def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
         pass
 
 
+def interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help="address the server binds to (default: loopback only)")
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-log", help="file for the server's output (default: this terminal)")
     args = parser.parse_args(argv)
     url = api_url(args.host, args.port)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the server too, even before serving has begun
     server = start_server(args.host, args.port, args.server_log)
     try:
         wait_for_api(url, server)
