@@ -9,6 +9,16 @@ G_PIDS = np.array([1, 1, 2, 0, -1, 1, 3, 2])
 G_CAMS = np.array([1, 2, 1, 3, 2, 3, 1, 2])
 
 
+def random_ranking(seed: int, queries: int, identities: int, gallery: int, junk: int):
+    """Random distances, pids and cameras: every query's identity also in the gallery, `junk` gallery images -1."""
+    rng = np.random.default_rng(seed)
+    q_pids = rng.integers(1, identities, queries)
+    g_pids = np.concatenate([rng.integers(0, identities, gallery), q_pids])
+    g_pids[:junk] = -1
+    q_cams, g_cams = rng.integers(1, 7, queries), rng.integers(1, 7, len(g_pids))
+    return rng.random((queries, len(g_pids))), q_pids, g_pids, q_cams, g_cams
+
+
 def test_hand_computed_cmc_and_map():
     q_pids, q_cams = np.array([1, 2, 9]), np.array([1, 2, 1])
     distances = np.array([
@@ -32,12 +42,8 @@ def test_small_gallery_caps_the_curve_and_no_valid_query_is_an_error():
 
 
 def test_equals_torchreid_on_the_same_features():
-    rng = np.random.default_rng(0)
-    q_pids = rng.integers(1, 30, 80)
-    g_pids = np.concatenate([rng.integers(0, 30, 400), q_pids])
-    g_pids[:15] = -1
-    q_cams, g_cams = rng.integers(1, 7, 80), rng.integers(1, 7, len(g_pids))
-    distances = rng.random((80, len(g_pids))).astype(np.float32)
+    distances, q_pids, g_pids, q_cams, g_cams = random_ranking(0, queries=80, identities=30, gallery=400, junk=15)
+    distances = distances.astype(np.float32)
     cmc, mean_ap, _ = evaluate(distances, q_pids, g_pids, q_cams, g_cams)
     real = g_pids != -1  # torchreid drops junk when it loads Market-1501; its ranking never sees it
     ref_cmc, ref_map = torchreid_evaluate(distances[:, real], q_pids, g_pids[real], q_cams, g_cams[real])
@@ -70,12 +76,7 @@ def devkit_average_precision(good_ranks: list[int]) -> float:
 
 
 def test_devkit_map_equals_the_devkits_loop_and_never_exceeds_torchreids():
-    rng = np.random.default_rng(1)
-    q_pids = rng.integers(1, 20, 60)
-    g_pids = np.concatenate([rng.integers(0, 20, 300), q_pids])
-    g_pids[:10] = -1
-    q_cams, g_cams = rng.integers(1, 7, 60), rng.integers(1, 7, len(g_pids))
-    distances = rng.random((60, len(g_pids)))
+    distances, q_pids, g_pids, q_cams, g_cams = random_ranking(1, queries=60, identities=20, gallery=300, junk=10)
     results = rank_queries(distances, q_pids, g_pids, q_cams, g_cams)
     for q in np.flatnonzero(results.valid):
         order = np.argsort(distances[q])
