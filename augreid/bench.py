@@ -9,7 +9,9 @@ For PoNA-3, PoNA-2, PATN-9, APS and GFLA (the published Market-1501 shapes, ngf 
 `--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per multiply-add)
 and generated images/s at batch 1 and a large batch, in eval mode, on heatmaps of real-looking poses, as
 `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
-ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp).
+ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp). `--plugin
+NAME[=CHECKPOINT]` also times an installed plugin's generator (`generators/plugins.py`) end to end, uint8 images
+and keypoints in, images out (its parameters and FLOPs are its own business: not counted).
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from augreid.errors import InputError, exit_on_input_error
 from augreid.generators import build_generator
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.layers import parameter_count
+from augreid.generators.plugins import Transfer, load_plugin
+from augreid.generators.source import parse_generator
 from augreid.heatmap import pose_pair_maps
 from augreid.pose import IMAGE_SIZE
 from augreid.synthetic.dataset import plan_dataset
@@ -46,13 +50,30 @@ def gflops_per_image(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def pose_maps(batch: int, device: torch.device) -> torch.Tensor:
-    """Heatmaps of real-looking poses (the synthetic set's walking people), as generation feeds them: the time of
-    a convolution depends on its values (denormal floats are slow on a CPU), so random maps would mislead."""
+def real_looking_poses(batch: int) -> np.ndarray:
+    """(batch, 18, 2) keypoints of the synthetic set's walking people."""
     _, specs = plan_dataset(SyntheticConfig(train_identities=8, test_identities=2), seed=0)
     poses = np.stack([spec.keypoints for spec in specs if spec.split == "train"])
-    poses = poses[np.arange(batch) % len(poses)]
+    return poses[np.arange(batch) % len(poses)]
+
+
+def pose_maps(batch: int, device: torch.device) -> torch.Tensor:
+    """Heatmaps of real-looking poses, as generation feeds them: the time of a convolution depends on its values
+    (denormal floats are slow on a CPU), so random maps would mislead."""
+    poses = real_looking_poses(batch)
     return pose_pair_maps(poses, np.roll(poses, 1, axis=0), device=device)
+
+
+def plugin_images_per_second(transfer: Transfer, batch: int, min_seconds: float) -> float:
+    """A plugin's throughput, end to end, after one warm-up call."""
+    poses = real_looking_poses(batch)
+    images = np.random.default_rng(0).integers(0, 256, (batch, *IMAGE_SIZE, 3), dtype=np.uint8)
+    transfer(images, poses, np.roll(poses, 1, axis=0))
+    runs, started = 0, time.perf_counter()
+    while runs < 3 or time.perf_counter() - started < min_seconds:
+        transfer(images, poses, np.roll(poses, 1, axis=0))
+        runs += 1
+    return runs * batch / (time.perf_counter() - started)
 
 
 def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, min_seconds: float) -> float:
@@ -86,8 +107,18 @@ def _models(checkpoints: list[Path]):
     yield from trained
 
 
+def plugin_spec(text: str):
+    spec = parse_generator(text)
+    if spec.kind != "plugin":
+        raise InputError(f"--plugin {text}: not an installed plugin's generator (time built-in checkpoints with "
+                         "--checkpoint)")
+    return spec
+
+
 def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float,
-                     checkpoints: list[Path] = ()) -> dict:
+                     checkpoints: list[Path] = (), plugins: list[str] = ()) -> dict:
+    transfers = [(text, load_plugin(spec.label, spec.path, device))  # loaded first: a bad name fails before timing
+                 for text in plugins for spec in [plugin_spec(text)]]
     rows = []
     for label, model in _models(list(checkpoints)):
         row = {"model": label, "parameters": parameter_count(model), "gflops_per_image": round(gflops_per_image(model), 2)}
@@ -97,6 +128,10 @@ def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds
         for batch in batches:
             row[f"images_per_second_batch_{batch}"] = round(images_per_second(model, batch, device, min_seconds), 2)
         rows.append(row)
+    for text, transfer in transfers:
+        rows.append({"model": f"plugin {text}", "parameters": None, "gflops_per_image": None,
+                     **{f"images_per_second_batch_{b}": round(plugin_images_per_second(transfer, b, min_seconds), 2)
+                        for b in batches}})
     by_model = {row["model"]: row for row in rows}
     ratios = {f"batch_{b}": round(by_model["PoNA-3"][f"images_per_second_batch_{b}"]
                                   / by_model["PATN-9"][f"images_per_second_batch_{b}"], 3) for b in batches}
@@ -188,7 +223,9 @@ def print_table(result: dict) -> None:
     header = f"{'model':{width}s} {'params':>12s} {'GFLOPs/img':>11s}" + "".join(f" {'img/s b' + b:>11s}" for b in batches)
     print(header)
     for row in result["rows"]:
-        print(f"{row['model']:{width}s} {row['parameters']:12,d} {row['gflops_per_image']:11.2f}"
+        counted = row["parameters"] is not None
+        print(f"{row['model']:{width}s} {row['parameters'] if counted else '-':>12{',d' if counted else 's'}} "
+              f"{row['gflops_per_image'] if counted else '-':>11{'.2f' if counted else 's'}}"
               + "".join(f" {row['images_per_second_batch_' + b]:11.2f}" for b in batches))
     ratios = ", ".join(f"{v:.3f} at batch {k.split('_')[1]}" for k, v in result["pona3_over_patn9"].items())
     print(f"PoNA-3 / PATN-9 throughput: {ratios} (paper Table II: {result['paper_ratio']:.3f})")
@@ -203,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     generators.add_argument("--min-seconds", type=float, default=3.0, help="time each measurement at least this long")
     generators.add_argument("--checkpoint", type=Path, action="append", default=[],
                             help="also time this generator.pt (e.g. the demo's), as augreid.generate runs it")
+    generators.add_argument("--plugin", action="append", default=[], metavar="NAME[=CHECKPOINT]",
+                            help="also time an installed plugin's generator")
     generators.add_argument("--json", action="store_true", help="print JSON instead of a table")
     reid = commands.add_parser("reid", help="training images/s of a torchreid model: layouts, threads, runs side by side")
     reid.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
@@ -234,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     large = args.batch or DEFAULT_LARGE_BATCH[device.type]
     if large < 2:
         raise InputError(f"--batch {large}: the large batch must be at least 2")
-    result = bench_generators(device, (1, large), args.min_seconds, args.checkpoint)
+    result = bench_generators(device, (1, large), args.min_seconds, args.checkpoint, args.plugin)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

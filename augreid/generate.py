@@ -1,7 +1,8 @@
 """`python -m augreid.generate --portion P`: the augmented training set of the PoNA paper's Section IV-D.
 
-Keeps a portion p of each identity's training images and fills every missing slot: with a trained generator
-(`pona`, `patn`, `aps`), conditioned on a kept image of the same identity and the missing image's pose, or with a
+Keeps a portion p of each identity's training images and fills every missing slot: with a generator (`pona`,
+`patn`, `aps`, `gfla`, a plugin's model, or `external:NAME` images made elsewhere: `generators/source.py`),
+conditioned on a kept image of the same identity and the missing image's pose, or with a
 control (`none`: the reduced set alone; `duplicate`: the condition image itself, the same count without pose transfer;
 `real`: the original image, the upper bound). Writes a Market-1501-layout folder (`bounding_box_train/` = kept +
 filled images, `bounding_box_test/` and `query/` linked from the source), its annotation files, `manifest.csv`
@@ -10,6 +11,7 @@ filled images, `bounding_box_test/` and `query/` linked from the source), its an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,11 +28,10 @@ from tqdm import tqdm
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.conditions import MODES, choose_condition
-from augreid.config import GENERATOR_NAMES
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
-from augreid.generators.checkpoint import load_generator
-from augreid.generators.inference import transfer
+from augreid.generators.external import EXTERNAL_PREFIX, PRESETS
+from augreid.generators.source import GeneratorSpec, ImageSource, parse_generator
 from augreid.images import check_images, load_image, save_image
 from augreid.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, MarketName, annotation_file, check_complete,
                             parse_name, scan_split)
@@ -38,9 +39,7 @@ from augreid.output import check_output, output_lock
 from augreid.portion import check_portion, keep_portion
 from augreid.pose import has_torso, present
 
-MODELS = GENERATOR_NAMES
 CONTROLS = ("none", "duplicate", "real")
-GENERATORS = MODELS + CONTROLS
 DEMO_ROOT = Path("outputs/demo")
 MANIFEST_COLUMNS = ["name", "pid", "camid", "source", "condition", "target", "generator"]
 # A missing image whose pose lacks a shoulder or hip (419 real training images have no keypoints at all, 820 miss a
@@ -119,9 +118,9 @@ def _link_evaluation_splits(source: Path, out: Path) -> None:
             _link(annotation_file(source, split), annotation_file(out, split))
 
 
-def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, annotations: Annotations,
-                     generator: torch.nn.Module, device: torch.device, batch_size: int, progress: bool) -> float:
-    """Generate the pending rows in batches; reading and writing run on threads beside the model. Returns the
+def _fill_from_source(pending: pd.DataFrame, source_dir: Path, out_dir: Path, annotations: Annotations,
+                      source: ImageSource, device: torch.device, batch_size: int, progress: bool) -> float:
+    """Draw the pending rows in batches; reading and writing run on threads beside the model. Returns the
     seconds spent, for images/s."""
     batches = [pending.iloc[i: i + batch_size] for i in range(0, len(pending), batch_size)]
 
@@ -143,8 +142,8 @@ def _fill_with_model(pending: pd.DataFrame, source_dir: Path, out_dir: Path, ann
             conditions = upcoming.result()
             if i + 1 < len(batches):
                 upcoming = io.submit(read, batches[i + 1])
-            generated = transfer(generator, conditions, annotations.poses(batch["condition"]),
-                                 annotations.poses(batch["target"]), device)
+            generated = source.draw(batch["condition"].tolist(), batch["target"].tolist(), conditions,
+                                    annotations.poses(batch["condition"]), annotations.poses(batch["target"]))
             writes.append(io.submit(write, batch, generated))
             bar.update(len(batch))
         for done in writes:
@@ -168,14 +167,32 @@ def verify(out: Path, source_train: pd.DataFrame, manifest: pd.DataFrame, source
         raise RuntimeError(f"{out}: poses of the augmented set differ from the original poses")
 
 
-def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generator: str = "pona",
+def generator_spec(generator: str | GeneratorSpec, checkpoint: str | Path | None = None) -> GeneratorSpec | None:
+    """None for a control; otherwise the named generator, `checkpoint` replacing its path, and a built-in model
+    without one taking the newest demo checkpoint."""
+    if isinstance(generator, str) and generator in CONTROLS:
+        return None
+    spec = generator if isinstance(generator, GeneratorSpec) else parse_generator(generator, CONTROLS)
+    if checkpoint is not None:
+        spec = dataclasses.replace(spec, path=str(checkpoint))
+    if spec.kind == "model" and spec.path is None:
+        spec = dataclasses.replace(spec, path=str(demo_checkpoint(spec.label)))
+    if spec.kind == "model" and not Path(spec.path).is_file():
+        raise InputError(f"{spec.path}: generator checkpoint does not exist (train one with `make demo` or "
+                         f"`python -m augreid.train_generator --generator {spec.label} --data-root DIR "
+                         "--config configs/demo.yaml --out DIR`, then pass --checkpoint DIR/generator.pt)")
+    return spec
+
+
+def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generator: str | GeneratorSpec = "pona",
             checkpoint: str | Path | None = None, seed: int = 0, out: str | Path | None = None,
             condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto", progress: bool = True,
             unposed: str = "generate") -> dict:
-    """Build (or finish) the augmented set; returns the summary."""
+    """Build (or finish) the augmented set; returns the summary. `generator`: a control, or any generator name
+    of `generators/source.py` (or its spec)."""
     portion = check_portion(portion)
-    if generator not in GENERATORS:
-        raise InputError(f"--generator: unknown generator '{generator}' (known: {', '.join(GENERATORS)})")
+    spec = generator_spec(generator, checkpoint)
+    label = spec.label if spec else generator
     if condition_mode not in MODES:
         raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
     if unposed not in UNPOSED_POLICIES:
@@ -184,7 +201,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
                          "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
-    out = check_output(out or DEMO_ROOT / "augmented" / f"{generator}_p{portion:g}_s{seed}", data_root)
+    out = check_output(out or DEMO_ROOT / "augmented" / f"{label}_p{portion:g}_s{seed}", data_root)
     check_complete(data_root)
     train = scan_split(data_root, "train")
     annotations = read_annotations(annotation_file(data_root, "train"))
@@ -193,23 +210,21 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
         raise InputError(f"{data_root / SPLIT_DIRS['train'] / unannotated[0]}: training image without pose annotation "
                          f"in {annotation_file(data_root, 'train')} ({len(unannotated)} in all)")
     check_images(train["path"])  # kept and copied images are linked, never opened: a bad one must fail here
-    model, checkpoint_digest = None, None
-    if generator in MODELS:
-        checkpoint = Path(checkpoint) if checkpoint else demo_checkpoint(generator)
-        if not checkpoint.is_file():
-            raise InputError(f"{checkpoint}: generator checkpoint does not exist (train one with `make demo` or "
-                             f"`python -m augreid.train_generator --generator {generator} --data-root DIR "
-                             "--config configs/demo.yaml --out DIR`, then pass --checkpoint DIR/generator.pt)")
-        model, _ = load_generator(checkpoint, name=generator)
-        checkpoint_digest = file_sha256(checkpoint)
+    manifest = plan_augmentation(train, annotations, portion, seed, label, condition_mode, unposed)
+    source, device_ = None, pick_device(device)
+    if spec is not None:
+        generated = manifest[manifest["source"] == "generated"].rename(columns={"condition": "from", "target": "to"})
+        source = ImageSource(spec, device_, generated, data_root)
 
     # the inputs' contents, not only their paths: a run resumed after its source changed must not mix the two
     run = {"data_root": str(data_root.resolve()), "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
            "train_images_sha256": images_digest(train["path"]), "portion": portion, "seed": seed,
-           "generator": generator, "checkpoint_sha256": checkpoint_digest, "condition": condition_mode,
-           "unposed": unposed}
+           "generator": label, "checkpoint_sha256": source.digest if source and spec.kind != "external" else None,
+           "condition": condition_mode, "unposed": unposed}
+    if spec is not None and spec.kind != "model":
+        run["source"] = source.provenance()
     with output_lock(out):
-        return _build(out, run, train, annotations, model, data_root, batch_size, device, progress)
+        return _build(out, run, train, annotations, manifest, source, data_root, batch_size, device_, progress)
 
 
 def images_digest(paths: Iterable[str]) -> str:
@@ -236,12 +251,10 @@ def pose_counts(train: pd.DataFrame, manifest: pd.DataFrame, annotations: Annota
             "skipped": without_torso - len(torsoless) if len(filled) else 0}
 
 
-def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, model: torch.nn.Module | None,
-           data_root: Path, batch_size: int, device: str, progress: bool) -> dict:
+def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, manifest: pd.DataFrame,
+           source: ImageSource | None, data_root: Path, batch_size: int, device: torch.device, progress: bool) -> dict:
     started = time.perf_counter()
     generator = run["generator"]
-    manifest = plan_augmentation(train, annotations, run["portion"], run["seed"], generator, run["condition"],
-                                 run["unposed"])
     _prepare_output(out, run)
     _link_evaluation_splits(data_root, out)
     source_dir, out_dir = data_root / SPLIT_DIRS["train"], out / SPLIT_DIRS["train"]
@@ -251,14 +264,10 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
         _link(source_dir / condition, out_dir / name)
     filled = manifest[manifest["source"].isin(["generated", "copied"])]
     pending = filled[(filled["source"] == "generated") & ~filled["name"].map(lambda n: (out_dir / n).exists())]
-    device_ = pick_device(device)
     generation_seconds = 0.0
-    if generator in MODELS and len(pending):
-        model = model.to(device_)
-        if device_.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
-        generation_seconds = _fill_with_model(pending, source_dir, out_dir, annotations, model, device_, batch_size,
-                                              progress)
+    if source is not None and len(pending):
+        generation_seconds = _fill_from_source(pending, source_dir, out_dir, annotations, source, device, batch_size,
+                                               progress)
     elif generator in ("duplicate", "real"):
         column = "condition" if generator == "duplicate" else "target"
         for name, source_name in zip(pending["name"], pending[column]):
@@ -272,13 +281,13 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
         "inputs": run,
         "counts": {"identities": int(manifest["pid"].nunique()), "original": len(train),
                    "kept": int((manifest["source"] == "kept").sum()), "filled": len(filled),
-                   "generated_now": len(pending) if generator in MODELS else 0,
+                   "generated_now": len(pending) if source is not None else 0,
                    "training_images": len(manifest)},
         "unposed": pose_counts(train, manifest, annotations, run["unposed"]),
         "seconds": round(time.perf_counter() - started, 2),
         "generation_seconds": round(generation_seconds, 2),
         "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
-        "device": str(device_), "batch_size": batch_size,
+        "device": str(device), "batch_size": batch_size,
     }
     atomic_write_text(out / GENERATED_SUMMARY, json.dumps(summary, indent=2) + "\n")  # last: marks it complete
     return {**summary, "out": str(out)}
@@ -288,8 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m augreid.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--portion", required=True, type=float, help="portion p of each identity's images kept, in (0, 1]")
     parser.add_argument("--data-root", type=Path, default=DEMO_ROOT / "data", help="Market-1501-layout source")
-    parser.add_argument("--generator", default="pona", help=f"one of {', '.join(GENERATORS)} (default pona)")
-    parser.add_argument("--checkpoint", type=Path, help="generator.pt (default: the demo generator)")
+    parser.add_argument("--generator", default="pona",
+                        help="pona, patn, aps, gfla, an installed plugin's name, external:NAME (with --images), or a "
+                             f"control: {', '.join(CONTROLS)} (default pona)")
+    parser.add_argument("--checkpoint", type=Path, help="generator.pt (default: the demo generator), or the plugin's")
+    parser.add_argument("--images", type=Path, help="external:NAME: the folder of images made elsewhere")
+    parser.add_argument("--pattern", help="external:NAME: file names, with {from} and {to} (the names without .jpg), or a "
+                                          f"preset: {', '.join(PRESETS)} (default: the preset named NAME, else plain)")
+    parser.add_argument("--panel", type=int, default=-1, help="external:NAME: the panel of a strip that holds the "
+                                                              "generated image (default -1, the last)")
+    parser.add_argument("--resize", action="store_true", help="external:NAME: resize images of another size to 128x64")
     parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
     parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS)")
     parser.add_argument("--condition", default="nearest", help="nearest (pose distance, default) or random")
@@ -300,12 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
-    summary = augment(args.portion, args.data_root, args.generator, args.checkpoint, args.seed, args.out,
+    generator = args.generator
+    if generator.startswith(EXTERNAL_PREFIX):
+        spec = parse_generator(generator, CONTROLS)
+        generator = dataclasses.replace(spec, path=str(args.images) if args.images else spec.path,
+                                        pattern=args.pattern, panel=args.panel, resize=args.resize)
+    elif args.images or args.pattern or args.resize:
+        raise InputError("--images, --pattern and --resize go with --generator external:NAME")
+    summary = augment(args.portion, args.data_root, generator, args.checkpoint, args.seed, args.out,
                       args.condition, args.batch_size, args.device, unposed=args.unposed)
     counts = summary["counts"]
     speed = f", {summary['images_per_second']} images/s on {summary['device']}" if summary["images_per_second"] else ""
     print(f"{summary['out']}: {counts['identities']} identities, {counts['kept']} kept + {counts['filled']} "
-          f"{args.generator} = {counts['training_images']} training images (original {counts['original']}); "
+          f"{summary['inputs']['generator']} = {counts['training_images']} training images (original {counts['original']}); "
           f"generated {counts['generated_now']} now in {summary['generation_seconds']} s{speed}; verified")
     print(unposed_line(summary["unposed"]))
     return 0

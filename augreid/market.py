@@ -106,3 +106,8 @@ def scan_market(root: str | Path, splits: tuple[str, ...] = ("train", "gallery",
     if not root.is_dir():
         raise InputError(f"{root}: Market-1501 root folder does not exist")
     return pd.concat([scan_split(root, split) for split in splits], ignore_index=True)
+
+
+def pair_names(root: str | Path) -> set[str]:
+    """The names of the training and test images: those a pair of a study (a slot or a test pair) may join."""
+    return set(scan_split(root, "train")["name"]) | set(scan_split(root, "gallery")["name"])

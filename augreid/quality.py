@@ -1,5 +1,8 @@
 """`python -m augreid.quality --data-root DIR --checkpoint FILE [--pairs CSV] [--reid-model RUN] --out DIR`.
 
+Any generator of `generators/source.py` instead of a checkpoint: `--generator NAME [--checkpoint FILE]` (a
+plugin), `--generator external:NAME --images DIR` (images made elsewhere for the test pairs).
+
 Generation quality on held-out test pairs (the published `market-pairs-test.csv` format, `from,to`; without it,
 pairs drawn with a seed from the test identities by the training pair rule): SSIM (Gaussian window, sigma 1.5),
 mask-SSIM (both images multiplied by the body mask drawn from the target keypoints) and PSNR of generated against
@@ -13,6 +16,7 @@ generated | real for a fixed sample of pairs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -20,15 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from augreid.annotations import Annotations, read_annotations
-from augreid.atomic import atomic_write_text, file_sha256
+from augreid.atomic import atomic_write_text
 from augreid.device import pick_device, weights_cache_dir
 from augreid.errors import InputError, exit_on_input_error
 from augreid.gallery import comparison_grid
-from augreid.generators.checkpoint import load_generator
-from augreid.generators.inference import transfer
+from augreid.generators.external import PRESETS
+from augreid.generators.inference import Draw
+from augreid.generators.source import GeneratorSpec, ImageSource, checkpoint_spec, parse_generator
 from augreid.images import check_images, load_image, save_image
 from augreid.market import annotation_file, split_dir
 from augreid.metrics.image import psnr, ssim
@@ -49,13 +53,11 @@ def _chw(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(pixels).movedim(-1, 1).double()
 
 
-def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
-                    device: torch.device | str = "cpu", batch_size: int = 64,
+def score_generator(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame, batch_size: int = 64,
                     embed: ReidEmbedder | None = None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Mean SSIM, mask-SSIM and PSNR over `pairs` (columns from, to) for the generator and, prefixed `copy_`,
     for copying the condition image; with `embed`, also the re-ID features of the generated, real target and
     condition images, in pair order."""
-    generator.eval()
     scores: dict[str, list[torch.Tensor]] = {prefix + m: [] for prefix in ("", "copy_") for m in METRICS}
     features: dict[str, list[torch.Tensor]] = {kind: [] for kind in QUERY_KINDS} if embed else {}
     for start in range(0, len(pairs), batch_size):
@@ -63,7 +65,8 @@ def score_generator(generator: nn.Module, image_dir: Path, annotations: Annotati
         condition = np.stack([load_image(image_dir / name) for name in rows["from"]])
         target = np.stack([load_image(image_dir / name) for name in rows["to"]])
         target_pose = annotations.poses(rows["to"])
-        generated = transfer(generator, condition, annotations.poses(rows["from"]), target_pose, device)
+        generated = draw(rows["from"].tolist(), rows["to"].tolist(), condition, annotations.poses(rows["from"]),
+                         target_pose)
         real = _chw(target)
         mask = torch.from_numpy(np.stack([body_mask(pose) for pose in target_pose]))[:, None].double()
         for prefix, images in (("", _chw(generated)), ("copy_", _chw(condition))):
@@ -102,69 +105,76 @@ def pretrained_metrics() -> dict[str, str]:
                    else "not computed: weights unavailable") for name, file in PRETRAINED.items()}
 
 
-def gallery(generator: nn.Module, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
-            device: torch.device, rows: int = GALLERY_ROWS) -> np.ndarray:
+def gallery(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
+            rows: int = GALLERY_ROWS) -> np.ndarray:
     """The first `rows` pairs (fixed by the pairs file or seed): condition | target pose | generated | real."""
     sample = pairs.iloc[:rows]
     condition = np.stack([load_image(image_dir / name) for name in sample["from"]])
     target_pose = annotations.poses(sample["to"])
-    generated = transfer(generator, condition, annotations.poses(sample["from"]), target_pose, device)
+    generated = draw(sample["from"].tolist(), sample["to"].tolist(), condition, annotations.poses(sample["from"]),
+                     target_pose)
     return comparison_grid([[condition[i], draw_skeleton(target_pose[i]), generated[i],
                              load_image(image_dir / sample["to"].iloc[i])] for i in range(len(sample))])
 
 
-def evaluate(data_root: str | Path, checkpoint: str | Path, out: str | Path, pairs_csv: str | Path | None = None,
-             count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto",
-             reid_model: str | Path | None = None) -> dict:
-    """Score one generator checkpoint on test pairs (and, with `reid_model`, the identity of its images);
-    writes `quality.json` and `gallery.png` to `out`."""
-    data_root, out = Path(data_root), check_output(out, data_root)
+def test_pairs(data_root: Path, pairs_csv: str | Path | None, count: int, seed: int) -> tuple[pd.DataFrame, Annotations]:
+    """The scored pairs (`from`, `to`): the pairs file, else `count` drawn with `seed` from the test identities;
+    and the test annotations."""
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist")
     annotations_path = annotation_file(data_root, "gallery")
     if not annotations_path.is_file():
         raise InputError(f"{annotations_path}: test annotations not found (the test split's keypoint file)")
     annotations = read_annotations(annotations_path)
-    image_dir = split_dir(data_root, "gallery")
     if pairs_csv is not None:
-        pairs = read_pairs(pairs_csv, annotations, image_dir)
-    else:
-        pairs = sample_pairs(annotations, count, seed)
-        if pairs.empty:
-            raise InputError(f"{annotations_path}: no test pairs (identities need two images with shoulders and hips)")
-    generator, payload = load_generator(checkpoint)
+        return read_pairs(pairs_csv, annotations, split_dir(data_root, "gallery")), annotations
+    pairs = sample_pairs(annotations, count, seed)
+    if pairs.empty:
+        raise InputError(f"{annotations_path}: no test pairs (identities need two images with shoulders and hips)")
+    return pairs, annotations
+
+
+def evaluate(data_root: str | Path, generator: str | Path | GeneratorSpec, out: str | Path,
+             pairs_csv: str | Path | None = None, count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto",
+             reid_model: str | Path | None = None) -> dict:
+    """Score one generator (a checkpoint's path, or any generator's spec) on test pairs (and, with `reid_model`,
+    the identity of its images); writes `quality.json` and `gallery.png` to `out`."""
+    data_root, out = Path(data_root), check_output(out, data_root)
+    pairs, annotations = test_pairs(data_root, pairs_csv, count, seed)
+    image_dir = split_dir(data_root, "gallery")
+    spec = generator if isinstance(generator, GeneratorSpec) else checkpoint_spec(generator)
+    device_ = pick_device(device)
+    source = ImageSource(spec, device_, pairs, data_root)
     reference = real_gallery(image_dir) if reid_model is not None else None
     check_images([image_dir / name for name in pd.unique(pairs[["from", "to"]].values.ravel())]
                  + (list(reference["path"]) if reference is not None else []))
     with output_lock(out):
-        return _score(data_root, checkpoint, out, annotations, image_dir, pairs, pairs_csv, count, seed,
-                      pick_device(device), generator, payload, reid_model, reference)
+        return _score(data_root, out, annotations, image_dir, pairs, pairs_csv, count, seed, device_, source,
+                      reid_model, reference)
 
 
-def _score(data_root: Path, checkpoint: str | Path, out: Path, annotations: Annotations, image_dir: Path,
-           pairs: pd.DataFrame, pairs_csv: str | Path | None, count: int, seed: int, device_: torch.device,
-           generator: nn.Module, payload: dict, reid_model: str | Path | None,
-           reference: pd.DataFrame | None) -> dict:
-    generator = generator.to(device_)
+def _score(data_root: Path, out: Path, annotations: Annotations, image_dir: Path, pairs: pd.DataFrame,
+           pairs_csv: str | Path | None, count: int, seed: int, device_: torch.device, source: ImageSource,
+           reid_model: str | Path | None, reference: pd.DataFrame | None) -> dict:
     embed = ReidEmbedder(reid_model, device_) if reid_model is not None else None
     started = time.perf_counter()
-    scores, features = score_generator(generator, image_dir, annotations, pairs, device_, embed=embed)
+    scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed)
     identity = None
     if embed is not None:
         identity = {**identity_scores(features, pairs, reference, gallery_features(embed, reference)),
                     "reid_model": embed.source}
     seconds = time.perf_counter() - started
     result = {
-        "generator": payload["generator"], "architecture": payload["architecture"], "step": payload["step"],
-        **scores, "identity": identity, "pretrained_metrics": pretrained_metrics(),
-        "inputs": {"data_root": str(data_root.resolve()), "checkpoint_sha256": file_sha256(checkpoint),
+        "generator": source.spec.label, "architecture": source.payload.get("architecture"),
+        "step": source.payload.get("step"), **scores, "identity": identity, "pretrained_metrics": pretrained_metrics(),
+        "inputs": {"data_root": str(data_root.resolve()), "source": source.provenance(),
                    "pairs": str(Path(pairs_csv).resolve()) if pairs_csv else f"{count} drawn with seed {seed}",
                    "reid_model": str(Path(reid_model).resolve()) if reid_model is not None else None},
         "seconds": round(seconds, 1), "pairs_per_second": round(len(pairs) / max(seconds, 1e-9), 1),
         "device": str(device_),
     }
     out.mkdir(parents=True, exist_ok=True)
-    save_image(out / "gallery.png", gallery(generator, image_dir, annotations, pairs, device_))
+    save_image(out / "gallery.png", gallery(source.draw, image_dir, annotations, pairs))
     atomic_write_text(out / "quality.json", json.dumps(result, indent=2) + "\n")
     return result
 
@@ -216,10 +226,31 @@ def identity_summary(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def cli_generator(args: argparse.Namespace) -> GeneratorSpec:
+    """The generator that --checkpoint, --generator and the external options name."""
+    if args.generator is None:
+        if args.checkpoint is None:
+            raise InputError("--checkpoint or --generator is required")
+        return checkpoint_spec(args.checkpoint)
+    spec = parse_generator(args.generator)
+    if spec.kind == "external":
+        return dataclasses.replace(spec, path=str(args.images) if args.images else spec.path, pattern=args.pattern,
+                                   panel=args.panel, resize=args.resize)
+    return dataclasses.replace(spec, path=str(args.checkpoint) if args.checkpoint else spec.path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m augreid.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with test keypoints")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="generator.pt from augreid.train_generator")
+    parser.add_argument("--checkpoint", type=Path, help="generator.pt from augreid.train_generator (or augreid.convert), "
+                                                        "or a plugin's checkpoint")
+    parser.add_argument("--generator", help="an installed plugin's name, or external:NAME with --images (default: "
+                                            "the generator of --checkpoint)")
+    parser.add_argument("--images", type=Path, help="external:NAME: the folder of images made elsewhere")
+    parser.add_argument("--pattern", help=f"external:NAME: file names with {{from}} and {{to}}, or a preset: "
+                                          f"{', '.join(PRESETS)}")
+    parser.add_argument("--panel", type=int, default=-1, help="external:NAME: the panel of a strip (default -1)")
+    parser.add_argument("--resize", action="store_true", help="external:NAME: resize images of another size")
     parser.add_argument("--pairs", type=Path, help="test pairs CSV (from,to), e.g. market-pairs-test.csv")
     parser.add_argument("--count", type=int, default=DEFAULT_PAIRS, help="pairs to draw without --pairs")
     parser.add_argument("--seed", type=int, default=0)
@@ -229,11 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="folder for quality.json and gallery.png")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
-    if not args.checkpoint.is_file():
-        raise InputError(f"{args.checkpoint}: checkpoint does not exist")
     if args.count < 1:
         raise InputError(f"--count {args.count}: must be at least 1")
-    result = evaluate(args.data_root, args.checkpoint, args.out, args.pairs, args.count, args.seed, args.device,
+    result = evaluate(args.data_root, cli_generator(args), args.out, args.pairs, args.count, args.seed, args.device,
                       args.reid_model)
     print(quality_table({result["generator"]: result}), end="")
     for line in identity_summary({result["generator"]: result}):

@@ -30,6 +30,7 @@ from augreid.generators.checkpoint import GENERATOR_FORMAT, TRAINING_FORMAT, gen
 from augreid.generators.gan import PoseTransferGAN
 from augreid.generators.gfla_losses import VGG_LAYERS, VGGFeatures
 from augreid.generators.gfla_training import GFLATraining
+from augreid.generators.inference import drawing_with
 from augreid.generators.losses import PerceptualLoss, load_vgg19, load_vgg_conv1_2
 from augreid.gallery import comparison_grid
 from augreid.images import check_images, save_image, to_pixels
@@ -206,7 +207,7 @@ def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, devi
     pairs = sample_pairs(annotations, HELDOUT_PAIRS, seed)
     if pairs.empty:
         return None
-    return score_generator(generator, split_dir(data_root, "gallery"), annotations, pairs, device)[0]
+    return score_generator(drawing_with(generator, device), split_dir(data_root, "gallery"), annotations, pairs)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

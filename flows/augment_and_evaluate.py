@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Literal, NoReturn, Union
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
@@ -29,13 +29,16 @@ from augreid.config import load_config
 from augreid.errors import InputError
 from augreid.device import cores
 from augreid.conditions import MODES
-from augreid.generate import GENERATORS, MODELS
+from augreid.config import GENERATOR_NAMES
+from augreid.generate import CONTROLS
 from augreid.generators import check_architecture
+from augreid.generators.source import GeneratorSpec, parse_generator
 from augreid.market import annotation_file, check_complete, scan_market
 from augreid.output import check_output
 from augreid.study.table_vi import FULL
 from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
-                         finished_generator, finished_quality, finished_reid, finished_reid_model, prepare_data,
+                         finished_generator, finished_quality, finished_reid, finished_reid_model, given_generator,
+                         prepare_data,
                          quality_task, reid_task, report_task, train_generator_task)
 from flows.workers import worker_processes
 
@@ -43,7 +46,11 @@ from flows.workers import worker_processes
 # (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists
 Portion = Annotated[float, Field(gt=0.0, le=1.0, description="portion p of each identity's images kept")]
 Parallel = Annotated[int, Field(ge=1, description="children at once on this machine")]
-Generator = Literal[GENERATORS]  # the models and the controls
+# a generator: built in or a control; an installed plugin's NAME; NAME=CHECKPOINT (a built-in's or a plugin's, e.g.
+# converted published weights); external:NAME=DIR (images made elsewhere). Which plugins exist is the business of
+# the machine that runs the flow (a pool's workers may have others), so the schema checks only the form.
+Generator = Union[Literal[(*GENERATOR_NAMES, *CONTROLS)],
+                  Annotated[str, Field(pattern=r"^(?:external:[a-z0-9]+=.+|[a-z0-9]+(?:=.+)?)$")]]
 Condition = Literal[MODES]
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
@@ -56,9 +63,11 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     """Fail fast, before any training, with a message naming the bad parameter."""
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
-    unknown = [g for g in generators if g not in GENERATORS]
-    if unknown:
-        raise ValueError(f"generators: unknown generator '{unknown[0]}' (known: {', '.join(GENERATORS)})")
+    specs = generator_specs(generators)
+    labels = [label_of(g, specs) for g in generators]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"generators: two generators are named '{repeated[0]}' (each names a row of Table VI)")
     bad = [p for p in portions if not 0.0 < p <= 1.0]
     if bad:
         raise ValueError(f"portions: {bad[0]} is outside (0, 1]")
@@ -74,9 +83,31 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
             raise ValueError(f"data_root: {train_annotations} does not exist (the training keypoints)")
     check_output(output, data_root)
     settings = load_config(config)  # a bad config file fails here too
-    for generator in generators:
-        if generator in MODELS:
-            check_architecture(generator, settings.generators.architecture(generator))
+    for text, spec in specs.items():
+        if spec.kind == "model" and spec.path is None:  # trained here
+            check_architecture(spec.label, settings.generators.architecture(spec.label))
+        elif spec.kind == "external" and (spec.path is None or not Path(spec.path).is_dir()):
+            raise ValueError(f"generators: {text}: needs an existing folder of images (external:NAME=DIR)")
+        elif spec.kind != "external" and spec.path is not None and not Path(spec.path).is_file():
+            raise ValueError(f"generators: {text}: checkpoint {spec.path} does not exist")
+
+
+def generator_specs(generators: list[str]) -> dict[str, GeneratorSpec]:
+    """Each generator that is not a control, parsed (an unknown name fails here)."""
+    try:
+        return {g: parse_generator(g, CONTROLS) for g in generators if g not in CONTROLS}
+    except InputError as err:
+        raise ValueError(f"generators: {err}") from None
+
+
+def label_of(generator: str, specs: dict[str, GeneratorSpec]) -> str:
+    """The generator's Table VI row: its name without `external:` and path."""
+    return specs[generator].label if generator in specs else generator
+
+
+def trained_here(spec: GeneratorSpec) -> bool:
+    """A built-in generator named without a checkpoint: the flow trains it."""
+    return spec.kind == "model" and spec.path is None
 
 
 def refuse(error: Exception) -> NoReturn:
@@ -202,9 +233,11 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                                str(data_out))
     tag = f"{config_sha256[:8]}_{data['sha256'][:8]}"
 
-    models = [g for g in generators if g in MODELS]
-    generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g in models}
-    checkpoints: dict[str, dict] = {}  # filled once the generators are trained
+    specs = generator_specs(generators)
+    labels = {g: label_of(g, specs) for g in generators}
+    generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g, spec in specs.items() if trained_here(spec)}
+    # what draws each generator's images: its spec, its checkpoint (trained here: once trained) and digest
+    checkpoints: dict[str, dict] = {g: given_generator(g, spec) for g, spec in specs.items() if not trained_here(spec)}
 
     def cell(generator: str, portion: float, seed: int) -> dict:
         if portion == FULL:
@@ -213,46 +246,49 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                         reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
         # the checkpoint's digest names the set, so a retrained generator never meets a stale set
         key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
-        name = f"{generator}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}_{key}"
+        name = f"{labels[generator]}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}_{key}"
         return dict(generator=generator, portion=portion, seed=seed, data=data, checkpoint=checkpoints.get(generator),
                     config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
                     reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
 
     # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
     # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
-    full_seeds = [s for s in seeds if FULL in portions or (models and s == seeds[0])]
+    full_seeds = [s for s in seeds if FULL in portions or (specs and s == seeds[0])]
     full_cells = [cell("none", FULL, seed) for seed in full_seeds]
     partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
-    control_cells = [cell(g, p, seed) for g, p, seed in partial if g not in models]
+    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
     seconds = run_children([(train_generator_flow, dict(generator=g, data=data, config=config,
                                                         config_sha256=config_sha256, out=out))
                             for g, out in generator_outs.items()]
                            + [(augment_and_reid, c) for c in full_cells + control_cells], fan_out, parallel)
-    checkpoints.update({g: finished_generator(out) for g, out in generator_outs.items()})
+    checkpoints.update({g: {"generator": g, **finished_generator(out)} for g, out in generator_outs.items()})
 
     # (2) each generator scored with the seed-0 full model, and the generators' cells
-    quality_outs = {g: str(root / "quality" / Path(out).name) for g, out in generator_outs.items()}
-    reid_model = finished_reid_model(full_cells[0]["reid_out"]) if models else None
-    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in models]
+    quality_outs = {g: str(root / "quality" / (Path(generator_outs[g]).name if g in generator_outs
+                                               else f"{labels[g]}_{source['sha256'][:8]}_{tag}"))
+                    for g, source in checkpoints.items()}
+    reid_model = finished_reid_model(full_cells[0]["reid_out"]) if specs else None
+    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
     seconds += run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
                                                          config_sha256=config_sha256, reid_model=reid_model, out=out))
                              for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in model_cells],
                             fan_out, parallel)
-    quality = {g: finished_quality(out) for g, out in quality_outs.items()}
+    quality = {labels[g]: finished_quality(out) for g, out in quality_outs.items()}
 
     # (3) the report
     cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
     reported = [c for c in full_cells if FULL in portions] + cells
-    results = [{"generator": c["generator"], "portion": c["portion"], "seed": c["seed"],
+    results = [{"generator": labels.get(c["generator"], c["generator"]), "portion": c["portion"], "seed": c["seed"],
                 "per_query": str(Path(c["reid_out"]) / "per_query.csv"),
                 **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1", "steps", "budget")},
                 # a run from before the rule was recorded used torchreid's
                 "map_rule": finished_reid(c["reid_out"]).get("map_rule", "torchreid")}
                for c in reported]
-    lowest = {c["generator"]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
-              if c["generator"] in models}  # the most generated images, first seed
+    lowest = {labels[c["generator"]]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
+              if c["generator"] in specs}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
-    report, report_seconds = timed(report_task, results, generators, galleries, quality, output, filling)
+    report, report_seconds = timed(report_task, results, [labels[g] for g in generators], galleries, quality, output,
+                                   filling)
     work = {"data": data_seconds, **seconds, "report": report_seconds}
     return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
 

@@ -20,7 +20,9 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE
 from augreid.atomic import atomic_write_text, file_sha256
 from augreid.config import load_config
 from augreid.gallery import write_gallery
-from augreid.generate import augment, unposed_line
+from augreid.generate import augment, generator_spec, unposed_line
+from augreid.generators.plugins import plugin_digest
+from augreid.generators.source import GeneratorSpec
 from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS
 from augreid.quality import evaluate, identity_summary, quality_table
 from augreid.reid import train_reid
@@ -61,6 +63,19 @@ def finished_generator(out: str | Path) -> dict:
     return {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint)}
 
 
+def given_generator(text: str, spec: GeneratorSpec) -> dict:
+    """A generator the flow does not train, as the later steps see it: its name as given, and the digest of what
+    draws its images (the checkpoint, the images' folder, or the plugin's package)."""
+    if spec.kind == "external":
+        digest = hashlib.sha256()
+        for image in sorted(p for p in Path(spec.path).iterdir() if p.is_file()):
+            digest.update(f"{image.name}:{file_sha256(image)}\n".encode())
+        sha256 = digest.hexdigest()
+    else:
+        sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)
+    return {"generator": text, "checkpoint": None, "sha256": sha256}
+
+
 def finished_reid(out: str | Path) -> dict:
     return json.loads((Path(out) / REID_MARKER).read_text())
 
@@ -99,7 +114,7 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
     identity score under `reid_model`."""
     settings = load_config(config).quality
     published = Path(data["root"]) / TEST_PAIRS
-    result = in_worker(evaluate, data["root"], checkpoint["checkpoint"], out,
+    result = in_worker(evaluate, data["root"], generator_spec(checkpoint["generator"], checkpoint["checkpoint"]), out,
                        published if published.is_file() else None, settings.pairs, settings.seed,
                        reid_model=reid_model["run"] if reid_model else None)
     get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",

@@ -40,3 +40,24 @@ def small_synthetic(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic") / "market"
     build_synthetic_market(root, SMALL, seed=7, workers=2, progress=False)
     return root
+
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "augreid-flip"
+
+
+@pytest.fixture(scope="session")
+def flip_plugin(tmp_path_factory) -> Path:
+    """The example plugin package, installed as a user would (pip, offline, no build isolation) into a folder put
+    on sys.path; a subprocess needs it on PYTHONPATH."""
+    import subprocess
+    import sys
+
+    import shutil
+
+    source, target = tmp_path_factory.mktemp("plugin-source") / "augreid-flip", tmp_path_factory.mktemp("plugins")
+    shutil.copytree(EXAMPLE_PLUGIN, source)  # pip builds in the source folder: not in the checkout
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(source)], check=True, capture_output=True)
+    sys.path.insert(0, str(target))
+    yield target
+    sys.path.remove(str(target))

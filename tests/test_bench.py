@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -7,18 +8,20 @@ import pytest
 from augreid.bench import print_table
 
 
-def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic):
+def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic, flip_plugin):
     from augreid.train_generator import train_generator
     from test_train_generator import TINY
 
     train_generator("pona", small_synthetic, TINY, tmp_path / "run", stop_after=1, progress=False)
     checkpoint = tmp_path / "run" / "generator.pt"
     result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cpu", "--batch", "2",
-                             "--min-seconds", "0", "--json", "--checkpoint", str(checkpoint)],
-                            capture_output=True, text=True, check=True)
+                             "--min-seconds", "0", "--json", "--checkpoint", str(checkpoint), "--plugin", "flip"],
+                            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(flip_plugin)})
     report = json.loads(result.stdout)
     rows = {row["model"]: row for row in report["rows"]}
     tiny = rows.pop(f"pona:{checkpoint}")
+    plugin = rows.pop("plugin flip")  # timed end to end; its size is its own business
+    assert plugin["parameters"] is None and plugin["images_per_second_batch_2"] > 0
     assert tiny["parameters"] < 1_000_000 and tiny["images_per_second_batch_2"] > 0
     assert [rows[m]["parameters"] for m in ("PoNA-3", "PoNA-2", "PATN-9", "APS", "GFLA")] == [
         34_330_444, 23_300_233, 41_365_763, 38_975_939, 12_926_471]
@@ -32,6 +35,7 @@ def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic
     print_table(report)
     table = capsys.readouterr().out
     assert "PoNA-3 / PATN-9 throughput:" in table and "34,330,444" in table
+    assert any(line.startswith("plugin flip") and " - " in line for line in table.splitlines())
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():

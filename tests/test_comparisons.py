@@ -67,7 +67,6 @@ def test_cells_are_compared_with_both_controls_per_seed_and_over_seeds(tmp_path)
     for seed in (0, 1, 2):
         rng = np.random.default_rng(seed)
         base = rng.beta(2, 3, size=200)
-        first = np.where(base > 0.4, 1, 3)
         for generator, shift in (("pona", 0.10), ("none", 0.0), ("duplicate", 0.10 + 0.001 * (seed - 1))):
             ap = np.clip(base + shift + rng.normal(0, 0.05, 200), 0, 1)
             runs.append(dict(generator=generator, portion=0.2, seed=seed,

@@ -126,7 +126,7 @@ def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, pr
     assert "| pona | none | 0.5 | 0 |" in comparisons and "pona vs none at p=0.5: " in comparisons
     assert comparisons == (output / "report" / "comparisons.md").read_text()
 
-    for params, reason in (({"portions": [1.5]}, "'portions[0]'"), ({"generators": ["vunet"]}, "'generators[0]'")):
+    for params, reason in (({"portions": [1.5]}, "'portions[0]'"), ({"generators": ["external:vunet"]}, "'generators[0]'")):
         bad = run_deployment_cli("augment-and-evaluate/local", env, {
             "config": str(TINY), "portions": [0.5], "generators": ["pona"], "output": str(tmp_path / "bad"), **params})
         assert bad.returncode != 0 and reason in bad.stdout + bad.stderr, bad.stdout + bad.stderr

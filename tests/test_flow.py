@@ -96,6 +96,40 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
     assert (augmented / "manifest.csv").is_file() and metrics.is_file()
 
 
+def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, tiny_config, tmp_path, flip_plugin):
+    """`external:mirror=DIR`: a tiny study's slots exported, filled by a script that is not augreid (each condition
+    mirrored, in PATN's strips), read back; `flip`: the example plugin. Each gets its Table VI row, comparisons and
+    quality row."""
+    import subprocess
+    import sys
+
+    from augreid.config import load_config
+    from augreid.slots import export_slots
+    from augreid.synthetic import build_synthetic_market
+
+    root = tmp_path / "market"
+    build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)
+    export_slots(root, tmp_path / "slots", [0.5], [0], test_count=1000, test_seed=0)  # tiny.yaml's quality defaults
+    for batch in sorted((tmp_path / "slots").glob("batch_*")):
+        subprocess.run([sys.executable, str(Path(__file__).parent / "tools" / "mirror_generator.py"), str(batch),
+                        str(tmp_path / "mirrored")], check=True)
+    generators = [f"external:mirror={tmp_path / 'mirrored'}", "flip", "none"]
+    result = augment_and_evaluate(config=tiny_config, data_root=str(root), portions=[0.5, 1.0], generators=generators,
+                                  seeds=[0], output=str(tmp_path / "run"))
+    rows = result["table"].splitlines()
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["mirror", "flip", "none"]
+    assert all(len(row.split("|")) == 5 and "(r1 " in row for row in rows[2:])
+    comparisons = pd.read_csv(result["paths"]["comparisons_csv"])
+    assert sorted(comparisons["generator"]) == ["flip", "mirror"] and set(comparisons["baseline"]) == {"none"}
+    assert [line.split(" vs ")[0] for line in result["verdicts"]] == ["mirror", "flip"]
+    quality = [row.split("|")[1].strip() for row in result["quality_table"].splitlines()[2:]]
+    assert quality[:2] == ["mirror", "flip"] and "gallery_mirror" in result["paths"]
+    with pytest.raises(ValueError, match="generators: .*: needs an existing folder of images"):
+        check_parameters(tiny_config, str(root), [0.5], [f"external:mirror={tmp_path / 'absent'}"], [0])
+    with pytest.raises(ValueError, match="two generators are named 'flip'"):
+        check_parameters(tiny_config, str(root), [0.5], ["flip", f"external:flip={tmp_path / 'mirrored'}"], [0])
+
+
 def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):
     """Two children at a time: every step still runs, and with each run's work in a worker process of its own
     (its own random generator), the numbers do not depend on which runs met."""

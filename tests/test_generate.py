@@ -218,7 +218,7 @@ def test_bad_inputs_exit_2_and_leave_the_source_untouched(tmp_path, small_synthe
     cases = [
         (["--portion", "0", *common], "error: --portion 0.0: must be in (0, 1]"),
         (["--portion", "1.5", *common], "error: --portion 1.5: must be in (0, 1]"),
-        (["--portion", "0.4", "--generator", "vunet", *common], "error: --generator: unknown generator 'vunet'"),
+        (["--portion", "0.4", "--generator", "vunet", *common], "error: unknown generator 'vunet' (built in: pona, patn, aps, gfla; installed plugins: "),
         (["--portion", "0.4", "--generator", "pona", "--checkpoint", tiny_generators["patn"], *common],
          f"error: {tiny_generators['patn']}: checkpoint holds patn("),
         (["--portion", "0.4", "--generator", "pona", "--checkpoint", tmp_path / "absent.pt", *common],

@@ -111,6 +111,16 @@ def test_aps_parameter_breakdown_matches_the_reference():
     assert encoder(torch.zeros(1, 3, 128, 64), torch.zeros(1, 18, 128, 64)).shape == (1, 512, 8, 4)  # the code A
 
 
+def test_aps_caps_channels_at_512_as_the_official_code():
+    """PoseStylizer's `models/APS.py` caps every width at 512 whatever ngf (not at 8 ngf), so the authors' weights
+    of any width load: the official parameter counts at ngf 16 (the demo's) and 128."""
+    aps = build_generator("aps", GeneratorArchitecture(blocks=4, ngf=16))
+    assert parameter_count(aps) == 3_839_603
+    assert aps.encoder(torch.zeros(1, 3, 128, 64), torch.zeros(1, 18, 128, 64)).shape == (1, 256, 8, 4)  # the code A
+    with torch.device("meta"):
+        assert parameter_count(build_generator("aps", GeneratorArchitecture(blocks=4, ngf=128))) == 67_298_179
+
+
 def test_adapn_normalises_globally_and_styles_each_patch():
     torch.manual_seed(0)
     adapn = AdaPN(features=3, code_channels=5, patch=4)

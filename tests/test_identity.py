@@ -1,8 +1,6 @@
 """The identity score: generated test images as re-ID queries against the real gallery."""
-import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch

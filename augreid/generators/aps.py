@@ -1,9 +1,9 @@
 """APS: Appearance-aware Pose Stylizer (Huang, Xu, Wang, Gao, Huang, IJCAI 2020).
 
 An appearance encoder, its image stream gated by pose-attention masks from the condition pose, compresses the
-person into the appearance code A (8 ngf x 8 x 4). The target pose then drives two decoding streams: the
-foreground stream, whose blocks are styled by A through adaptive patch normalisation (AdaPN), and the
-synthesized stream that gathers every foreground block into the image.
+person into the appearance code A (512 x 8 x 4 for the published ngf 64). The target pose then drives two
+decoding streams: the foreground stream, whose blocks are styled by A through adaptive patch normalisation
+(AdaPN), and the synthesized stream that gathers every foreground block into the image.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ POSE_CHANNELS = 18
 
 
 def channels(ngf: int, level: int) -> int:
-    """ngf * 2^level, capped at 8 ngf (512 for the published ngf 64)."""
-    return ngf * min(2 ** level, 8)
+    """ngf * 2^level, capped at 512 whatever ngf: the official rule (PoseStylizer `models/APS.py`), so that the
+    authors' weights of any width load."""
+    return min(ngf * 2 ** level, 512)
 
 
 class AppearanceBlock(nn.Module):
@@ -44,7 +45,7 @@ class AppearanceBlock(nn.Module):
 
 
 class AppearanceEncoder(nn.Module):
-    """Condition image and condition heatmaps -> appearance code A (8 ngf x H/2^L x W/2^L)."""
+    """Condition image and condition heatmaps -> appearance code A (min(ngf 2^L, 512) x H/2^L x W/2^L)."""
 
     def __init__(self, blocks: int, ngf: int, norm: str):
         super().__init__()

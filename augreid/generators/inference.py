@@ -1,6 +1,8 @@
 """Pose transfer with a trained generator: condition images and poses in, images in the target poses out."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,6 +11,9 @@ from augreid.device import mixed_precision
 from augreid.generators.scale import maps_pool
 from augreid.heatmap import pose_pair_maps
 from augreid.images import to_pixels, to_tensor
+
+# Draws the images of (condition, target) pairs: their names, the condition pixels, condition and target poses
+Draw = Callable[[list[str], list[str], np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @torch.no_grad()
@@ -20,3 +25,10 @@ def transfer(generator: nn.Module, condition: np.ndarray, condition_pose: np.nda
     maps = pose_pair_maps(condition_pose, target_pose, device=device, pool=maps_pool(generator))
     with mixed_precision(device):
         return to_pixels(generator(images, maps))
+
+
+def drawing_with(generator: nn.Module, device: torch.device | str = "cpu") -> Draw:
+    """A generator as a `Draw`: the pairs' names do not matter to it."""
+    generator.eval()
+    return lambda conditions, targets, pixels, condition_pose, target_pose: transfer(generator, pixels, condition_pose,
+                                                                                     target_pose, device)
