@@ -27,14 +27,20 @@ def save(path: str | Path, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
+def read_tensors_file(path: Path, missing: str, unreadable: str) -> object:
+    """`torch.load` of tensors and builtins only (`weights_only`); a missing or unreadable file is an InputError
+    naming it: `{path}: {missing}`, `{path}: {unreadable} (why)`."""
+    if not path.is_file():
+        raise InputError(f"{path}: {missing}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise InputError(f"{path}: {unreadable} ({str(err).splitlines()[0]})") from None
+
+
 def load(path: str | Path, *expected_formats: str) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: checkpoint does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise InputError(f"{path}: not an augreid checkpoint ({str(err).splitlines()[0]})") from None
+    payload = read_tensors_file(path, "checkpoint does not exist", "not an augreid checkpoint")
     if not isinstance(payload, dict) or payload.get("format") not in expected_formats:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise InputError(f"{path}: not an augreid checkpoint of format {' or '.join(expected_formats)} "

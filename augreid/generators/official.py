@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import pickle
 import re
-import zipfile
 from pathlib import Path
 
 import torch
@@ -29,7 +27,7 @@ from augreid.atomic import file_sha256
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture, GeneratorsConfig
 from augreid.errors import InputError
 from augreid.generators import build_generator
-from augreid.generators.checkpoint import generator_payload
+from augreid.generators.checkpoint import generator_payload, read_tensors_file
 
 Rule = tuple[str, str]
 StateDict = dict[str, torch.Tensor]
@@ -178,13 +176,7 @@ def aliases_for(name: str) -> list[Rule]:
 
 
 def read_state_dict(path: Path) -> StateDict:
-    if not path.is_file():
-        raise InputError(f"{path}: file does not exist")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise InputError(f"{path}: not a PyTorch weights file ({str(err).splitlines()[0]})") from None
-    return checked_state_dict(loaded, str(path))
+    return checked_state_dict(read_tensors_file(path, "file does not exist", "not a PyTorch weights file"), str(path))
 
 
 def checked_state_dict(loaded: object, label: str) -> StateDict:
