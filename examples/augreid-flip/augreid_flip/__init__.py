@@ -7,6 +7,8 @@ files: 2 is the right shoulder, 5 the left one.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 RIGHT_SHOULDER, LEFT_SHOULDER = 2, 5
@@ -27,7 +29,7 @@ def flip(conditions: np.ndarray, condition_poses: np.ndarray, target_poses: np.n
     return images
 
 
-def load(checkpoint: str | None, device) -> callable:
+def load(checkpoint: str | None, device) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """No weights: a checkpoint is refused rather than silently ignored."""
     if checkpoint is not None:
         raise ValueError(f"flip has no weights; got checkpoint {checkpoint}")
