@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 @contextmanager
@@ -31,6 +31,14 @@ def file_sha256(path: str | os.PathLike) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def files_digest(paths: Iterable[str | os.PathLike]) -> str:
+    """SHA-256 over the files' names and bytes, in sorted order: what a set of images holds."""
+    digest = hashlib.sha256()
+    for path in sorted(map(str, paths)):
+        digest.update(f"{os.path.basename(path)}:{file_sha256(path)}\n".encode())
     return digest.hexdigest()
 
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -26,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
-from augreid.atomic import atomic_file, atomic_write_text, file_sha256
+from augreid.atomic import atomic_file, atomic_write_text, file_sha256, files_digest
 from augreid.conditions import MODES, choose_condition
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
@@ -218,21 +216,13 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
 
     # the inputs' contents, not only their paths: a run resumed after its source changed must not mix the two
     run = {"data_root": str(data_root.resolve()), "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
-           "train_images_sha256": images_digest(train["path"]), "portion": portion, "seed": seed,
+           "train_images_sha256": files_digest(train["path"]), "portion": portion, "seed": seed,
            "generator": label, "checkpoint_sha256": source.digest if source and spec.kind != "external" else None,
            "condition": condition_mode, "unposed": unposed}
     if spec is not None and spec.kind != "model":
         run["source"] = source.provenance()
     with output_lock(out):
         return _build(out, run, train, annotations, manifest, source, data_root, batch_size, device_, progress)
-
-
-def images_digest(paths: Iterable[str]) -> str:
-    """SHA-256 over the images' names and bytes."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(f"{Path(path).name}:{file_sha256(path)}\n".encode())
-    return digest.hexdigest()
 
 
 def pose_counts(train: pd.DataFrame, manifest: pd.DataFrame, annotations: Annotations, unposed: str) -> dict:

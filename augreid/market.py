@@ -26,6 +26,9 @@ ANNOTATION_FILES = {
     "query": "market-annotation-query.csv",
 }
 
+# The published test pairs (`from,to`), in a data root's top folder when it has them
+TEST_PAIRS = "market-pairs-test.csv"
+
 # An augmented set (`augreid.generate`) holds its run's inputs from the start and its summary once complete.
 GENERATED_RUN, GENERATED_SUMMARY = "run.json", "summary.json"
 

@@ -35,12 +35,11 @@ from augreid.conditions import MODES
 from augreid.config import load_config
 from augreid.errors import InputError, exit_on_input_error
 from augreid.generate import UNPOSED_POLICIES, plan_augmentation
-from augreid.market import annotation_file, check_complete, scan_split
+from augreid.market import TEST_PAIRS, annotation_file, check_complete, scan_split
 from augreid.output import check_output
 from augreid.portion import check_portion
 from augreid.quality import test_pairs
 
-TEST_PAIRS = "market-pairs-test.csv"
 SLOT_COLUMNS = ["kind", "portion", "seed", "from", "to", "batch"]
 
 

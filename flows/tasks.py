@@ -17,13 +17,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from augreid.atomic import atomic_write_text, file_sha256
+from augreid.atomic import atomic_write_text, file_sha256, files_digest
 from augreid.config import load_config
 from augreid.gallery import write_gallery
 from augreid.generate import augment, generator_spec, unposed_line
 from augreid.generators.plugins import plugin_digest
 from augreid.generators.source import GeneratorSpec
-from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS
+from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
 from augreid.quality import evaluate, identity_summary, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
@@ -35,7 +35,6 @@ from flows.workers import in_worker
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 GENERATOR_MARKER, AUGMENTED_MARKER, REID_MARKER = "summary.json", GENERATED_SUMMARY, "metrics.json"
 QUALITY_MARKER = "quality.json"
-TEST_PAIRS = "market-pairs-test.csv"
 
 
 def folder_digest(root: str | Path) -> str:
@@ -67,10 +66,7 @@ def given_generator(text: str, spec: GeneratorSpec) -> dict:
     """A generator the flow does not train, as the later steps see it: its name as given, and the digest of what
     draws its images (the checkpoint, the images' folder, or the plugin's package)."""
     if spec.kind == "external":
-        digest = hashlib.sha256()
-        for image in sorted(p for p in Path(spec.path).iterdir() if p.is_file()):
-            digest.update(f"{image.name}:{file_sha256(image)}\n".encode())
-        sha256 = digest.hexdigest()
+        sha256 = files_digest(p for p in Path(spec.path).iterdir() if p.is_file())
     else:
         sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)
     return {"generator": text, "checkpoint": None, "sha256": sha256}

@@ -12,7 +12,6 @@ image of another size is an error unless `resize` is set.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from augreid.atomic import files_digest
 from augreid.errors import InputError
 from augreid.pose import IMAGE_SIZE
 
@@ -51,7 +51,8 @@ def resolve_pattern(pattern: str | None, label: str, folder: Path) -> str:
 
 def detect_pattern(folder: Path) -> str:
     names = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
-    fitting = {pattern for pattern in PRESETS.values() if names and all(pattern_regex(pattern).match(n) for n in names)}
+    fitting = {pattern for pattern in set(PRESETS.values())
+               if names and all(map(pattern_regex(pattern).match, names))}
     return fitting.pop() if len(fitting) == 1 else PRESETS["plain"]
 
 
@@ -71,6 +72,14 @@ def pattern_regex(pattern: str) -> re.Pattern:
     parts = re.split(r"({from}|{to})", pattern)
     return re.compile("^" + "".join(f"(?P<{part[1:-1]}>{name})" if part in ("{from}", "{to}") else re.escape(part)
                                     for part in parts) + "$")
+
+
+def names_a_pair(match: re.Match | None, known: set[str]) -> bool:
+    """A file name matched by a pattern names two `known` images of one identity."""
+    if not match:
+        return False
+    condition, target = match["from"] + ".jpg", match["to"] + ".jpg"
+    return {condition, target} <= known and condition.split("_")[0] == target.split("_")[0]
 
 
 @dataclass(frozen=True)
@@ -95,27 +104,20 @@ class ExternalImages:
         if missing:
             raise InputError(f"{self.folder}: {_listing(missing, 'generated images missing')} "
                              f"(pattern '{self.pattern}')")
-        unexpected = [name for name in present if not self._names_a_pair(name, known)]
+        regex = pattern_regex(self.pattern)
+        unexpected = [name for name in present if not names_a_pair(regex.match(name), known)]
         if unexpected:
             raise InputError(f"{self.folder}: {_listing(unexpected, 'unexpected images')} (the pattern "
                              f"'{self.pattern}' finds no two images of one identity of this data set in their names)")
-        digest, unusable = hashlib.sha256(), []
+        unusable = []
         for name in wanted:
             try:
                 self._pixels(name)
             except InputError as err:
                 unusable.append(str(err).removeprefix(f"{self.folder}/"))
-            digest.update(f"{name}:{hashlib.sha256((self.folder / name).read_bytes()).hexdigest()}\n".encode())
         if unusable:
             raise InputError(f"{self.folder}: {_listing(unusable, 'unusable generated images')}")
-        return digest.hexdigest()
-
-    def _names_a_pair(self, name: str, known: set[str]) -> bool:
-        match = pattern_regex(self.pattern).match(name)
-        if not match:
-            return False
-        condition, target = match["from"] + ".jpg", match["to"] + ".jpg"
-        return {condition, target} <= known and condition.split("_")[0] == target.split("_")[0]
+        return files_digest(self.folder / name for name in wanted)
 
     def read(self, conditions: list[str], targets: list[str]) -> np.ndarray:
         """(B, 128, 64, 3) uint8, the images of these pairs."""

@@ -21,7 +21,8 @@ import torch
 from augreid.atomic import file_sha256
 from augreid.config import GENERATOR_NAMES
 from augreid.errors import InputError
-from augreid.generators.checkpoint import GENERATOR_FORMAT, TRAINING_FORMAT, load, load_generator
+from augreid.generators.checkpoint import (GENERATOR_FORMAT, TRAINING_FORMAT, generator_of_training, load,
+                                           load_generator)
 from augreid.generators.external import EXTERNAL_PREFIX, ExternalImages, resolve_pattern
 from augreid.generators.inference import transfer
 from augreid.generators.plugins import load_plugin, plugin_digest, plugin_names
@@ -68,8 +69,9 @@ def parse_generator(text: str, reserved: tuple[str, ...] = ()) -> GeneratorSpec:
 def checkpoint_spec(path: str | Path) -> GeneratorSpec:
     """The built-in generator a `generator.pt` (or training `checkpoint.pt`) holds."""
     payload = load(path, GENERATOR_FORMAT, TRAINING_FORMAT)
-    name = payload["generator"] if payload["format"] == GENERATOR_FORMAT else payload["run"]["generator"]
-    return GeneratorSpec(name, "model", str(path))
+    if payload["format"] == TRAINING_FORMAT:
+        payload = generator_of_training(payload)
+    return GeneratorSpec(payload["generator"], "model", str(path))
 
 
 class ImageSource:
@@ -84,12 +86,13 @@ class ImageSource:
         if spec.kind == "external":
             if spec.path is None:
                 raise InputError(f"external:{spec.label}: no folder of images (--images DIR, or external:NAME=DIR)")
-            self.images = ExternalImages(Path(spec.path), resolve_pattern(spec.pattern, spec.label, Path(spec.path)), spec.panel,
+            folder = Path(spec.path)
+            self.images = ExternalImages(folder, resolve_pattern(spec.pattern, spec.label, folder), spec.panel,
                                          spec.resize)
             self.digest = self.images.check(pairs, pair_names(data_root))
         elif spec.kind == "model":
-            if spec.path is None or not Path(spec.path).is_file():
-                raise InputError(f"{spec.path}: generator checkpoint does not exist")
+            if spec.path is None:
+                raise InputError(f"{spec.label}: no generator checkpoint given")
             self.model, self.payload = load_generator(spec.path, name=spec.label)
             self.model = self.model.to(device)
             if device.type == "cuda":
