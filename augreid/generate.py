@@ -31,7 +31,7 @@ from augreid.errors import InputError, exit_on_input_error
 from augreid.generators.external import EXTERNAL_PREFIX, PRESETS
 from augreid.generators.source import GeneratorSpec, ImageSource, parse_generator
 from augreid.images import check_images, load_image, save_image
-from augreid.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, MarketName, annotation_file, check_complete,
+from augreid.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, annotation_file, check_complete,
                             parse_name, scan_split)
 from augreid.output import check_output, output_lock
 from augreid.portion import check_portion, keep_portion
@@ -50,8 +50,7 @@ UNPOSED_SOURCE = {"copy": "copied", "skip": "skipped"}
 
 def filled_name(target: str, generator: str) -> str:
     """The target's name with the generator as tag: same identity and camera, never a real Market-1501 name."""
-    parsed = parse_name(target)
-    return str(MarketName(parsed.pid, parsed.camid, parsed.seq, parsed.frame, parsed.box, tag=generator))
+    return parse_name(target).tagged(generator)
 
 
 def demo_checkpoint(generator: str) -> Path:

@@ -1,8 +1,10 @@
 """Market-1501 layout: file names, split folders, annotation files, and the scan of a root into one table.
 
-A name reads `PPPP_cCsS_FFFFFF_BB.jpg`: person PPPP (`-1` junk, `0000` distractor), camera C, sequence S,
-frame FFFFFF, box BB. augreid's generated images add a tag, `0002_c1s1_000451_03_g0002c3s1000451.jpg`;
-a tag never occurs in real Market-1501, so generated names cannot collide with real ones.
+Names are read as torchreid reads Market-1501 and DukeMTMC-reID: the person, `_c` and the camera digit, then
+anything: Market-1501's `PPPP_cCsS_FFFFFF_BB.jpg` (person PPPP, `-1` junk, `0000` distractor; camera C, sequence
+S, frame FFFFFF, box BB), DukeMTMC-reID's `PPPP_cC_fFFFFFFF.jpg`, or a lab's own `PID_cC<anything>.jpg` in the same
+folders. augreid's generated images add a tag to the target's name, `0002_c1s1_000451_03_g0002c3s1000451.jpg`;
+a tag never occurs in the real sets, so generated names cannot collide with real ones.
 """
 from __future__ import annotations
 
@@ -32,32 +34,42 @@ TEST_PAIRS = "market-pairs-test.csv"
 # An augmented set (`augreid.generate`) holds its run's inputs from the start and its summary once complete.
 GENERATED_RUN, GENERATED_SUMMARY = "run.json", "summary.json"
 
-# Real Market-1501 has 18 test images named `....jpg.jpg` (they are in the published keypoint and pair files)
-_NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})(?:_([A-Za-z0-9]+))?\.jpg(?:\.jpg)?$")
+# torchreid's `([-\d]+)_c(\d)` at the start of the name. Real Market-1501 has 18 test images named `....jpg.jpg`
+# (they are in the published keypoint and pair files).
+_NAME = re.compile(r"^(-1|\d+)_c(\d)([^/\\]*?)\.jpg(?:\.jpg)?$")
+EXPECTED = "expected PID_cCAM....jpg, e.g. Market-1501's 0002_c1s1_000451_03.jpg or DukeMTMC-reID's 0005_c2_f0046985.jpg"
 
 
 @dataclass(frozen=True)
-class MarketName:
+class ImageName:
+    """A parsed image name: person, camera and the name without its extension (which a generated image's
+    name extends)."""
+
     pid: int
     camid: int
-    seq: int
-    frame: int
-    box: int
-    tag: str = ""
+    stem: str
 
     def __str__(self) -> str:
-        pid = "-1" if self.pid == JUNK_PID else f"{self.pid:04d}"
-        tag = f"_{self.tag}" if self.tag else ""
-        return f"{pid}_c{self.camid}s{self.seq}_{self.frame:06d}_{self.box:02d}{tag}.jpg"
+        return f"{self.stem}.jpg"
+
+    def tagged(self, tag: str) -> str:
+        """This name with a tag: same person and camera, never a real image's name."""
+        return f"{self.stem}_{tag}.jpg"
 
 
-def parse_name(name: str) -> MarketName:
-    """Parse a Market-1501 file name; InputError names the file when it does not fit the pattern."""
+def market_name(pid: int, camid: int, seq: int, frame: int, box: int) -> str:
+    """A Market-1501 name, `PPPP_cCsS_FFFFFF_BB.jpg`."""
+    person = "-1" if pid == JUNK_PID else f"{pid:04d}"
+    return f"{person}_c{camid}s{seq}_{frame:06d}_{box:02d}.jpg"
+
+
+def parse_name(name: str) -> ImageName:
+    """Parse an image name; InputError names the file when it does not fit the pattern."""
     match = _NAME.match(name)
     if not match:
-        raise InputError(f"{name}: not a Market-1501 image name (expected PPPP_cCsS_FFFFFF_BB.jpg)")
-    pid, cam, seq, frame, box, tag = match.groups()
-    return MarketName(int(pid), int(cam), int(seq), int(frame), int(box), tag or "")
+        raise InputError(f"{name}: not a re-ID image name ({EXPECTED})")
+    pid, cam, rest = match.groups()
+    return ImageName(int(pid), int(cam), f"{pid}_c{cam}{rest}")
 
 
 def is_identity(pid: int) -> bool:
@@ -87,7 +99,7 @@ def scan_split(root: str | Path, split: str) -> pd.DataFrame:
         try:
             parsed = parse_name(path.name)
         except InputError:
-            raise InputError(f"{path}: not a Market-1501 image name (expected PPPP_cCsS_FFFFFF_BB.jpg)") from None
+            raise InputError(f"{path}: not a re-ID image name ({EXPECTED})") from None
         rows.append((str(path), path.name, parsed.pid, parsed.camid, split))
     return pd.DataFrame(rows, columns=["path", "name", "pid", "camid", "split"]).astype(
         {"pid": "int64", "camid": "int64"}

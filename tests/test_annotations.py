@@ -61,7 +61,7 @@ GOOD = "0002_c1s1_000451_03.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".joi
         ("0002_c1s1_000451_03.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".join(["20"] * 17 + ["64"]) + "]",
          "keypoints_x value 64 lies outside the image \\(0 to 63\\)"),
         ("person_7.jpg: [" + ", ".join(["10"] * 18) + "]: [" + ", ".join(["20"] * 18) + "]",
-         "person_7.jpg: not a Market-1501 image name"),
+         "person_7.jpg: not a re-ID image name"),
     ],
 )
 def test_malformed_row_names_file_and_line(tmp_path, row, message):

@@ -13,7 +13,7 @@ from PIL import Image
 from augreid.errors import InputError
 from augreid.generate import augment, plan_augmentation
 from augreid.annotations import read_annotations
-from augreid.generators.external import PRESETS, file_name, pattern_regex, resolve_pattern
+from augreid.generators.external import PRESETS, detect_pattern, file_name, pattern_regex, resolve_pattern
 from augreid.generators.source import GeneratorSpec
 from augreid.images import load_image
 from augreid.market import annotation_file, scan_split
@@ -72,10 +72,16 @@ def test_imported_images_fill_the_set_from_the_strips_last_panel(exported, small
     assert stored["kind"] == "external" and stored["pattern"] == PRESETS["patn"] and len(stored["sha256"]) == 64
 
 
-def test_the_pattern_is_found_from_the_folder_and_reads_the_published_names():
+def test_the_pattern_is_found_from_the_folder_and_reads_the_published_names(tmp_path):
     assert pattern_regex(PRESETS["patn"]).match("0002_c1s1_000451_03.jpg___0002_c3s1_000551_01_vis.jpg")
     assert pattern_regex(PRESETS["gfla"]).match("0002_c1s1_000451_03_2_0002_c3s1_000551_01_vis.jpg")
-    assert not pattern_regex(PRESETS["plain"]).match("0002_c1s1_000451_03.jpg___0002_c3s1_000551_01_vis.jpg")
+    assert pattern_regex(PRESETS["gfla"]).match("0005_c2_f0046985_2_0005_c5_f0051341_vis.jpg").groups() == (
+        "0005_c2_f0046985", "0005_c5_f0051341")  # DukeMTMC-reID names
+    for preset in ("patn", "gfla", "plain"):
+        folder = tmp_path / preset
+        folder.mkdir()
+        (folder / file_name(PRESETS[preset], "0002_c1s1_000451_03.jpg", "0002_c3s1_000551_01.jpg")).touch()
+        assert detect_pattern(folder) == PRESETS[preset]
     with pytest.raises(InputError, match=r"needs \{from\} and \{to\} once each"):
         resolve_pattern("{from}.png", "x", Path("."))
 

@@ -2,12 +2,19 @@ import pandas as pd
 import pytest
 
 from augreid.errors import InputError
-from augreid.market import MarketName, is_identity, parse_name, scan_market, scan_split
+from augreid.market import is_identity, market_name, parse_name, scan_market, scan_split
 
 
-def test_parse_name_reads_person_camera_sequence_frame_box():
+def test_parse_name_reads_person_and_camera():
     name = parse_name("0002_c1s1_000451_03.jpg")
-    assert (name.pid, name.camid, name.seq, name.frame, name.box, name.tag) == (2, 1, 1, 451, 3, "")
+    assert (name.pid, name.camid, name.stem) == (2, 1, "0002_c1s1_000451_03")
+
+
+@pytest.mark.parametrize("name, pid, camid", [("0005_c2_f0046985.jpg", 5, 2), ("7140_c8_f0170519.jpg", 7140, 8),
+                                              ("12_c3_anything-else.jpg", 12, 3)])
+def test_dukemtmc_and_other_names_read_as_torchreid_reads_them(name, pid, camid):
+    parsed = parse_name(name)
+    assert (parsed.pid, parsed.camid, str(parsed)) == (pid, camid, name)
 
 
 def test_junk_and_distractor_pids():
@@ -16,7 +23,8 @@ def test_junk_and_distractor_pids():
     assert [is_identity(p) for p in (-1, 0, 1, 1501)] == [False, False, True, True]
 
 
-@pytest.mark.parametrize("name", ["0002_c1s1_000451_03.jpg", "-1_c5s3_086412_11.jpg", "1501_c6s4_001877_01_g0002c3.jpg"])
+@pytest.mark.parametrize("name", ["0002_c1s1_000451_03.jpg", "-1_c5s3_086412_11.jpg", "1501_c6s4_001877_01_g0002c3.jpg",
+                                  "0005_c2_f0046985.jpg"])
 def test_names_round_trip(name):
     assert str(parse_name(name)) == name
 
@@ -30,13 +38,15 @@ def test_the_real_sets_doubled_extension_is_a_market_name(real_annotations):
 
 
 def test_generated_tag_keeps_identity_and_camera():
-    name = MarketName(pid=2, camid=3, seq=1, frame=451, box=3, tag="g1")
-    assert str(name) == "0002_c3s1_000451_03_g1.jpg"
-    assert parse_name(str(name)).pid == 2 and parse_name(str(name)).camid == 3
+    name = market_name(pid=2, camid=3, seq=1, frame=451, box=3)
+    assert name == "0002_c3s1_000451_03.jpg"
+    for tagged in (parse_name(name).tagged("g1"), parse_name("0005_c2_f0046985.jpg").tagged("g1")):
+        assert tagged.endswith("_g1.jpg") and parse_name(tagged).pid in (2, 5)
+    assert (parse_name(parse_name(name).tagged("g1")).pid, parse_name(parse_name(name).tagged("g1")).camid) == (2, 3)
 
 
-@pytest.mark.parametrize("bad", ["2_c1s1_000451_03.jpg", "0002_c1_000451_03.jpg", "0002_c1s1_000451_03.png",
-                                 "0002_c1s1_451_03.jpg", "Thumbs.db"])
+@pytest.mark.parametrize("bad", ["0002_c1s1_000451_03.png", "Thumbs.db", "c1_0002.jpg", "0002_cX_f1.jpg",
+                                 "person_0002_c1.jpg", "0002-c1s1_000451_03.jpg"])
 def test_unparseable_name_is_an_input_error_naming_it(bad):
     with pytest.raises(InputError, match=bad.replace(".", r"\.")):
         parse_name(bad)

@@ -1,6 +1,6 @@
 """Images made elsewhere: a folder with one generated image per (condition, target) pair, found by a name pattern.
 
-A pattern names a pair's file with `{from}` and `{to}`, the condition's and the target's Market-1501 names without
+A pattern names a pair's file with `{from}` and `{to}`, the condition's and the target's image names without
 `.jpg`. The presets are what the authors' test scripts write (`python -m augreid.slots` writes their inputs):
 - `patn`, `pona`, `aps`: `{from}.jpg___{to}_vis.jpg`. Their test scripts join the two paths with `___` and their
   visualiser drops the last extension before adding `_vis.jpg`. The file is a strip of five panels of the crop's
@@ -51,9 +51,13 @@ def resolve_pattern(pattern: str | None, label: str, folder: Path) -> str:
 
 def detect_pattern(folder: Path) -> str:
     names = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
-    fitting = {pattern for pattern in set(PRESETS.values())
-               if names and all(map(pattern_regex(pattern).match, names))}
-    return fitting.pop() if len(fitting) == 1 else PRESETS["plain"]
+    fitting = [pattern for pattern in set(PRESETS.values()) if names and all(map(pattern_regex(pattern).match, names))]
+    # names hold underscores, so `{from}___{to}.jpg` also reads `A.jpg___B_vis.jpg`: the most literal text wins
+    return max(fitting, key=literal_length, default=PRESETS["plain"])
+
+
+def literal_length(pattern: str) -> int:
+    return len(pattern.replace("{from}", "").replace("{to}", ""))
 
 
 def file_name(pattern: str, condition: str, target: str) -> str:
@@ -67,8 +71,9 @@ def _listing(names: list[str], what: str) -> str:
 
 
 def pattern_regex(pattern: str) -> re.Pattern:
-    """The pattern as a regular expression whose groups `from` and `to` match Market-1501 names (without `.jpg`)."""
-    name = r"(?:-1|\d{4})_c\d+s\d+_\d{6}_\d{2}(?:\.jpg)?"  # a real name (18 test images end in .jpg.jpg)
+    """The pattern as a regular expression whose groups `from` and `to` match image names (without `.jpg`),
+    Market-1501's or DukeMTMC-reID's (`market.parse_name`)."""
+    name = r"(?:-1|\d+)_c\d[^/]*?(?:\.jpg)?"  # the shortest that fits (18 Market test images end in .jpg.jpg)
     parts = re.split(r"({from}|{to})", pattern)
     return re.compile("^" + "".join(f"(?P<{part[1:-1]}>{name})" if part in ("{from}", "{to}") else re.escape(part)
                                     for part in parts) + "$")

@@ -23,7 +23,7 @@ from augreid.annotations import Annotations, write_annotations
 from augreid.atomic import atomic_directory
 from augreid.config import SyntheticConfig, to_dict
 from augreid.errors import InputError
-from augreid.market import ANNOTATION_FILES, DISTRACTOR_PID, JUNK_PID, SPLIT_DIRS, MarketName, parse_name
+from augreid.market import ANNOTATION_FILES, DISTRACTOR_PID, JUNK_PID, SPLIT_DIRS, market_name, parse_name
 from augreid.output import check_output, output_lock
 from augreid.pose import MISSING, N_JOINTS
 from augreid.processes import end_with_parent
@@ -86,7 +86,7 @@ def identity_images(pid: int, split: str, count: int, cameras: list[Camera], see
         phase, seq, frame, box = rng.uniform(0, 2 * np.pi), int(rng.integers(1, 7)), _frame_counter(rng), 1
         for _ in range(size):
             stance = _stance(camera, yaw, phase, stride, rng)
-            name = str(MarketName(pid, camera.index, seq, frame, box))
+            name = market_name(pid, camera.index, seq, frame, box)
             keypoints = annotate(project(look.build, stance), rng)
             specs.append(ImageSpec(name, split, int(camera_index), look, stance, keypoints, int(rng.integers(2**31))))
             phase += rng.uniform(0.7, 1.6)
@@ -118,7 +118,8 @@ def clutter_images(config: SyntheticConfig, cameras: list[Camera], rng: np.rando
         for _ in range(count):
             camera_index = int(rng.integers(len(cameras)))
             camera = cameras[camera_index]
-            name = str(MarketName(pid, camera.index, int(rng.integers(1, 7)), _frame_counter(rng), int(rng.integers(1, 9))))
+            name = market_name(pid, camera.index, int(rng.integers(1, 7)), _frame_counter(rng),
+                               int(rng.integers(1, 9)))
             look, stance, keypoints = None, None, np.full((N_JOINTS, 2), MISSING, dtype=np.int64)
             if pid == JUNK_PID:
                 look = sample_appearance(rng)
