@@ -1,1 +1,1 @@
-"""Metrics: image quality (SSIM, PSNR) here, re-ID ranking later."""
+"""Metrics: image quality (SSIM, PSNR), PCKh, re-ID ranking."""

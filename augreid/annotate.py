@@ -1,0 +1,171 @@
+"""`python -m augreid.annotate --data-root DIR [--splits ...] [--overwrite] [--masks]`: keypoints, person masks and
+body-part maps for the images of a Market-1501-layout folder (Market-1501, DukeMTMC-reID, a lab's own), offline.
+
+Writes the PATN-format keypoint file of each split (`market-annotation-train.csv`, `-test.csv`, `-query.csv`) with
+a row for every image that has none, estimated by BlazePose (`pose_estimator/blazepose.py`); the rows already there
+(the published files') are kept, `--overwrite` estimates them all anew. A joint BlazePose is unsure of (visibility
+below 0.5) is -1. An image in which no person is found gets a row of -1 (as the published files have for the
+images OpenPose missed), and is reported and counted. With `--masks`, also `<root>/masks/<split folder>/<name>.png`
+(the person, 0 or 255) and `<root>/parts/<split folder>/<name>.png` (Pascal-Person-Part labels 0-6, drawn from the
+mask and the image's keypoints: `pose_estimator/parts.py`), both 64x128 as the keypoints.
+
+Resumable: the keypoint file is saved every SAVE_EVERY images (atomically), and masks already written are kept, so
+running the same command again after an interruption goes on where it stopped. Deterministic: the same image gives
+the same keypoints and mask.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from augreid.annotations import Annotations, read_annotations, write_annotations
+from augreid.atomic import atomic_file, atomic_write_text
+from augreid.errors import InputError, exit_on_input_error
+from augreid.images import check_images
+from augreid.market import SPLIT_DIRS, annotation_file, parse_name, scan_split, split_dir
+from augreid.pose import MISSING, N_JOINTS, present
+from augreid.pose_estimator.blazepose import BlazePose, describe
+from augreid.pose_estimator.parts import PALETTE, body_parts
+
+SAVE_EVERY = 500
+REPORT = "annotate.json"
+MASKS, PARTS = "masks", "parts"
+NAMED = 10  # images without a person named in the printed report
+
+
+def mask_paths(root: Path, split: str, name: str) -> tuple[Path, Path]:
+    stem = parse_name(name).stem
+    return tuple(root / kind / SPLIT_DIRS[split] / f"{stem}.png" for kind in (MASKS, PARTS))
+
+
+def read_pixels(path: str | Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def save_masks(paths: tuple[Path, Path], mask: np.ndarray, parts: np.ndarray) -> None:
+    with atomic_file(paths[0]) as tmp:
+        Image.fromarray(mask.astype(np.uint8) * 255).save(tmp, format="PNG")
+    labelled = Image.frombytes("P", parts.shape[::-1], np.ascontiguousarray(parts).tobytes())
+    labelled.putpalette([value for colour in PALETTE for value in colour])
+    with atomic_file(paths[1]) as tmp:
+        labelled.save(tmp, format="PNG")
+
+
+def existing_rows(root: Path, split: str, overwrite: bool) -> dict[str, np.ndarray]:
+    path = annotation_file(root, split)
+    if overwrite or not path.is_file():
+        return {}
+    annotations = read_annotations(path)
+    return dict(zip(annotations.names, annotations.keypoints))
+
+
+def write_rows(root: Path, split: str, rows: dict[str, np.ndarray]) -> None:
+    names = list(rows)
+    write_annotations(annotation_file(root, split), Annotations(names, np.stack([rows[n] for n in names])
+                                                                if names else np.zeros((0, N_JOINTS, 2))))
+
+
+def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[str, dict]:
+    """Per split: the images, the rows kept, and the images to estimate (no row) or to mask (no mask yet)."""
+    plans = {}
+    for split in splits:
+        table = scan_split(root, split)
+        rows = existing_rows(root, split, overwrite)
+        todo = [name for name in table["name"] if name not in rows]
+        to_mask = [name for name in table["name"]
+                   if masks and (overwrite or not all(p.is_file() for p in mask_paths(root, split, name)))]
+        plans[split] = {"paths": dict(zip(table["name"], table["path"])), "rows": rows, "estimate": set(todo),
+                        "mask": set(to_mask), "kept": len(rows)}
+    return plans
+
+
+def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: bool = False, masks: bool = False,
+             progress: bool = True) -> dict:
+    """Estimate what the folder lacks (see the module's text); returns the report, per split."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise InputError(f"{root}: data root does not exist")
+    splits = splits or [split for split in SPLIT_DIRS if split_dir(root, split).is_dir()]
+    if not splits:
+        raise InputError(f"{root}: none of the split folders {', '.join(SPLIT_DIRS.values())}")
+    plans = plan(root, splits, overwrite, masks)
+    work = [(split, name) for split, p in plans.items() for name in sorted(p["estimate"] | p["mask"])]
+    check_images(plans[split]["paths"][name] for split, name in work)  # an unreadable image fails before the work
+    report = {split: {"images": len(p["paths"]), "kept": p["kept"], "estimated": 0, "no_person": [], "masks": 0}
+              for split, p in plans.items()}
+    if not work:
+        return {"estimator": None, "masks": masks, "splits": report, "images_per_second": None}
+    started = time.perf_counter()
+    with BlazePose() as estimator, tqdm(total=len(work), desc="annotate", unit="img", disable=not progress) as bar:
+        for split, p in plans.items():
+            todo = sorted(p["estimate"] | p["mask"])
+            for done, name in enumerate(todo, start=1):
+                estimate = estimator.estimate(read_pixels(p["paths"][name]))
+                if estimate is None:
+                    report[split]["no_person"].append(name)
+                if name in p["estimate"]:
+                    p["rows"][name] = estimate.keypoints if estimate else np.full((N_JOINTS, 2), MISSING)
+                    report[split]["estimated"] += 1
+                if estimate is not None and name in p["mask"]:
+                    save_masks(mask_paths(root, split, name), estimate.mask, body_parts(estimate.mask, p["rows"][name]))
+                    report[split]["masks"] += 1
+                if done % SAVE_EVERY == 0 and report[split]["estimated"]:
+                    write_rows(root, split, p["rows"])  # an interrupted run resumes from here
+                bar.update()
+            if report[split]["estimated"]:
+                write_rows(root, split, p["rows"])
+    seconds = time.perf_counter() - started
+    for split, p in plans.items():
+        report[split]["rows_without_joints"] = int(sum(not present(k).any() for k in p["rows"].values()))
+    result = {"estimator": describe(), "masks": masks, "splits": report, "seconds": round(seconds, 1),
+              "images_per_second": round(len(work) / max(seconds, 1e-9), 1)}
+    write_report(root, result)
+    return result
+
+
+def write_report(root: Path, result: dict) -> None:
+    """Append this run to `<root>/annotate.json`: which estimator wrote which rows and masks."""
+    path = root / REPORT
+    runs = json.loads(path.read_text())["runs"] if path.is_file() else []
+    atomic_write_text(path, json.dumps({"runs": runs + [result]}, indent=2) + "\n")
+
+
+def report_lines(result: dict) -> list[str]:
+    lines = []
+    for split, r in result["splits"].items():
+        missed = r["no_person"]
+        named = ", ".join(missed[:NAMED]) + (f" and {len(missed) - NAMED} more" if len(missed) > NAMED else "")
+        lines.append(f"{split}: {r['images']} images, {r['kept']} rows kept, {r['estimated']} estimated, "
+                     f"{len(missed)} without a person found" + (f" ({named})" if missed else "")
+                     + (f", {r['masks']} masks and part maps" if r["masks"] else ""))
+    if result["estimator"]:
+        lines.append(f"{result['estimator']}: {result['images_per_second']} images/s")
+    else:
+        lines.append("nothing to estimate: every image has its keypoints" + (" and masks" if result["masks"] else ""))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m augreid.annotate", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder")
+    parser.add_argument("--splits", nargs="+", choices=list(SPLIT_DIRS), help="default: every split folder there")
+    parser.add_argument("--overwrite", action="store_true", help="estimate every image anew, published rows too")
+    parser.add_argument("--masks", action="store_true", help="also write person masks and body-part maps")
+    args = parser.parse_args(argv)
+    result = annotate(args.data_root, args.splits, args.overwrite, args.masks)
+    for line in report_lines(result):
+        print(line)
+    return 0
+
+
+run = exit_on_input_error(main)
+
+if __name__ == "__main__":
+    run()
