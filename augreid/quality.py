@@ -189,9 +189,10 @@ def _score(data_root: Path, out: Path, annotations: Annotations, image_dir: Path
            reid_model: str | Path | None, reference: pd.DataFrame | None) -> dict:
     embed = ReidEmbedder(reid_model, device_) if reid_model is not None else None
     started = time.perf_counter()
-    if unavailable():
+    missing_estimator = unavailable()
+    if missing_estimator:
         scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed)
-        scores["pckh"] = {"not_computed": unavailable()}
+        scores["pckh"] = {"not_computed": missing_estimator}
     else:
         with BlazePose() as estimator:
             scores, features = score_generator(source.draw, image_dir, annotations, pairs, embed=embed,
