@@ -279,9 +279,12 @@ def pckh_summary(results: dict[str, dict]) -> list[str]:
     for name, r in results.items():
         scores = r.get("pckh") or {}
         if "generated" in scores:
+            found = {kind: scores[kind].get("found") for kind in ("generated", "target")}
             lines.append(f"{name}: PCKh {_pckh_cell(r, 'generated')} (real targets {_pckh_cell(r, 'target')}, the "
                          f"estimator's ceiling; copies {_pckh_cell(r, 'copy')}) over {scores['generated']['joints']} "
-                         f"target joints of {scores['generated']['pairs']} pairs; BlazePose, not the papers' OpenPose")
+                         f"target joints of {scores['generated']['pairs']} pairs; BlazePose, not the papers' OpenPose, "
+                         f"found a person in {found['generated']} of {r['pairs']} generated images "
+                         f"({found['target']} of the real targets)")
     return lines
 
 

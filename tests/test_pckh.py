@@ -34,5 +34,5 @@ def test_a_joint_is_right_within_half_the_head_box_in_x_and_in_y():
 def test_pckh_pools_joints_over_pairs():
     nothing = np.full((N_JOINTS, 2), -1)
     result = pckh(np.stack([TARGET, nothing, TARGET]), np.stack([TARGET, TARGET, _pose(r_hip=(60, 26))]))
-    assert result == {"pckh": pytest.approx(8 / 16), "correct": 8, "joints": 16, "pairs": 2}
+    assert result == {"pckh": pytest.approx(8 / 16), "correct": 8, "joints": 16, "pairs": 2, "found": 2}
     assert pckh(np.stack([TARGET]), np.stack([_pose(r_hip=(1, 1))]))["pckh"] is None

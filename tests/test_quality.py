@@ -20,7 +20,7 @@ from augreid.metrics.image import psnr, ssim
 from augreid.metrics.pckh import head_box
 from augreid.pairs import sample_pairs
 from augreid.pose import body_mask, present
-from augreid.quality import evaluate, quality_table
+from augreid.quality import evaluate, pckh_summary, quality_table
 from augreid.train_generator import train_generator
 from test_train_generator import TINY
 
@@ -106,6 +106,12 @@ def test_quality_scores_generator_and_copy_on_the_same_pairs(small_synthetic, ti
     assert pck["generated"]["pckh"] < 0.2 < pck["copy"]["pckh"] < pck["target"]["pckh"]
     assert f"| {pck['generated']['pckh']:.3f} |" in table[2] and f"| {pck['copy']['pckh']:.3f} |" in table[3]
     assert table[4].startswith(f"| real target image (upper bound) | 12 | – | – | – | {pck['target']['pckh']:.3f} |")
+    assert pck["target"]["found"] > pck["generated"]["found"]
+    assert pckh_summary({"pona": result}) == [
+        f"pona: PCKh {pck['generated']['pckh']:.3f} (real targets {pck['target']['pckh']:.3f}, the estimator's ceiling; "
+        f"copies {pck['copy']['pckh']:.3f}) over {pck['generated']['joints']} target joints of {len(with_head)} pairs; "
+        f"BlazePose, not the papers' OpenPose, found a person in {pck['generated']['found']} of 12 generated images "
+        f"({pck['target']['found']} of the real targets)"]
 
 
 def test_without_the_estimator_pckh_says_why(small_synthetic, tiny_checkpoint, tmp_path, monkeypatch):

@@ -38,8 +38,9 @@ def correct_joints(estimated: np.ndarray, target: np.ndarray) -> tuple[int, int]
 
 
 def pckh(estimated: np.ndarray, targets: np.ndarray) -> dict:
-    """PCKh over pairs: estimated (N, 18, 2) keypoints (-1 missing) against the targets' (N, 18, 2)."""
+    """PCKh over pairs: estimated (N, 18, 2) keypoints (-1 missing) against the targets' (N, 18, 2); `found`: the
+    images where the estimator found a person (any joint)."""
     counts = np.array([correct_joints(e, t) for e, t in zip(estimated, targets)]).reshape(-1, 2)
     correct, total = counts.sum(axis=0)
     return {"pckh": round(float(correct / total), 4) if total else None, "correct": int(correct), "joints": int(total),
-            "pairs": int((counts[:, 1] > 0).sum())}
+            "pairs": int((counts[:, 1] > 0).sum()), "found": int(present(estimated).any(axis=-1).sum())}
