@@ -7,7 +7,7 @@ a row for every image that has none, estimated by BlazePose (`pose_estimator/bla
 below 0.5) is -1. An image in which no person is found gets a row of -1 (as the published files have for the
 images OpenPose missed), and is reported and counted. With `--masks`, also `<root>/masks/<split folder>/<name>.png`
 (the person, 0 or 255) and `<root>/parts/<split folder>/<name>.png` (Pascal-Person-Part labels 0-6, drawn from the
-mask and the image's keypoints: `pose_estimator/parts.py`), both 64x128 as the keypoints.
+mask and the image's keypoints: `semantic.py`), both 64x128 as the keypoints.
 
 Resumable: the keypoint file is saved every SAVE_EVERY images (atomically), and masks already written are kept, so
 running the same command again after an interruption goes on where it stopped. Deterministic: the same image gives
@@ -31,7 +31,7 @@ from augreid.images import check_images
 from augreid.market import SPLIT_DIRS, annotation_file, parse_name, scan_split, split_dir
 from augreid.pose import MISSING, N_JOINTS, present
 from augreid.pose_estimator.blazepose import BlazePose, describe
-from augreid.pose_estimator.parts import PALETTE, body_parts
+from augreid.semantic import PALETTE, body_parts
 
 SAVE_EVERY = 500
 REPORT = "annotate.json"

@@ -214,7 +214,7 @@ def print_reid_table(result: dict) -> None:
 def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
     from augreid.market import scan_split
     from augreid.pose_estimator.blazepose import BlazePose, describe
-    from augreid.pose_estimator.parts import body_parts
+    from augreid.semantic import body_parts
 
     paths = scan_split(data_root, "train")["path"].tolist()[:count]
     if not paths:

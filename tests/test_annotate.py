@@ -12,7 +12,7 @@ from augreid import annotate as annotate_module
 from augreid.annotate import annotate
 from augreid.annotations import read_annotations, write_annotations
 from augreid.pose import present
-from augreid.pose_estimator.parts import PARTS
+from augreid.semantic import PARTS
 
 TRAIN = "bounding_box_train"
 
