@@ -10,9 +10,9 @@ channels_last tensors, at one thread and at all cores, and of `--concurrent` run
 as the flow's `parallel` runs them.
 
 `generators`:
-For PoNA-3, PoNA-2, PATN-9, APS and GFLA (the published Market-1501 shapes, ngf 64) at 128x64, and any
-`--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per multiply-add)
-and generated images/s at batch 1 and a large batch, in eval mode, on heatmaps of real-looking poses, as
+For PoNA-3, PoNA-2, PATN-9, APS, GFLA and SAN (the published Market-1501 shapes, ngf 64; SAN's from its text) at
+128x64, and any `--checkpoint` given: parameters, GFLOPs per image (counted by torch's FlopCounterMode: 2 FLOPs per
+multiply-add) and generated images/s at batch 1 and a large batch, in eval mode, on the maps of real-looking poses, as
 `augreid.generate` runs them (bf16 autocast and channels_last on a GPU), plus the PoNA-3 / PATN-9 throughput
 ratio beside the paper's (Table II: 105.18 / 97.37 fps = 1.08, DeepFashion 256x176 on a Titan Xp). `--plugin
 NAME[=CHECKPOINT]` also times an installed plugin's generator (`generators/plugins.py`) end to end, uint8 images
@@ -34,16 +34,16 @@ from torch.utils.flop_counter import FlopCounterMode
 from augreid.config import GeneratorArchitecture, SyntheticConfig
 from augreid.device import mixed_precision
 from augreid.errors import InputError, exit_on_input_error
-from augreid.generators import build_generator
+from augreid.generators import build_generator, conditioning_maps
 from augreid.generators.checkpoint import load_generator
 from augreid.generators.layers import parameter_count
 from augreid.generators.plugins import Transfer, load_plugin
 from augreid.generators.source import parse_generator
-from augreid.heatmap import pose_pair_maps
 from augreid.pose import IMAGE_SIZE
 from augreid.synthetic.dataset import plan_dataset
 
-MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9), ("APS", "aps", 4), ("GFLA", "gfla", 3))
+MODELS = (("PoNA-3", "pona", 3), ("PoNA-2", "pona", 2), ("PATN-9", "patn", 9), ("APS", "aps", 4), ("GFLA", "gfla", 3),
+          ("SAN", "san", 5))
 PAPER_RATIO = 105.18 / 97.37
 DEFAULT_LARGE_BATCH = {"cpu": 16, "cuda": 256}
 
@@ -51,8 +51,9 @@ DEFAULT_LARGE_BATCH = {"cpu": 16, "cuda": 256}
 def gflops_per_image(model: torch.nn.Module) -> float:
     height, width = IMAGE_SIZE
     counter = FlopCounterMode(display=False)
+    maps = pose_maps(model, 1, torch.device("cpu"))
     with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, height, width), torch.zeros(1, 36, height, width))
+        model(torch.zeros(1, 3, height, width), maps)
     return counter.get_total_flops() / 1e9
 
 
@@ -63,11 +64,11 @@ def real_looking_poses(batch: int) -> np.ndarray:
     return poses[np.arange(batch) % len(poses)]
 
 
-def pose_maps(batch: int, device: torch.device) -> torch.Tensor:
-    """Heatmaps of real-looking poses, as generation feeds them: the time of a convolution depends on its values
-    (denormal floats are slow on a CPU), so random maps would mislead."""
+def pose_maps(model: torch.nn.Module, batch: int, device: torch.device) -> torch.Tensor:
+    """The model's maps (heatmaps, or SAN's semantic maps) of real-looking poses, as generation feeds them: the time
+    of a convolution depends on its values (denormal floats are slow on a CPU), so random maps would mislead."""
     poses = real_looking_poses(batch)
-    return pose_pair_maps(poses, np.roll(poses, 1, axis=0), device=device)
+    return conditioning_maps(model, poses, np.roll(poses, 1, axis=0), device)
 
 
 def plugin_images_per_second(transfer: Transfer, batch: int, min_seconds: float) -> float:
@@ -86,7 +87,7 @@ def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, 
     """Forward throughput after a warm-up, timed over at least `min_seconds` and 3 batches."""
     height, width = IMAGE_SIZE
     image = torch.rand(batch, 3, height, width, device=device) * 2 - 1
-    maps = pose_maps(batch, device)
+    maps = pose_maps(model, batch, device)
     cuda = device.type == "cuda"
     if cuda:
         image, maps = (t.contiguous(memory_format=torch.channels_last) for t in (image, maps))

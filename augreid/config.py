@@ -48,7 +48,7 @@ class SyntheticConfig:
             raise ValueError("junk_images and distractor_images must be >= 0")
 
 
-GENERATOR_NAMES = ("pona", "patn", "aps", "gfla")
+GENERATOR_NAMES = ("pona", "patn", "aps", "gfla", "san")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,10 @@ class GeneratorsConfig:
     # spectral norm are fixed by the model, `norm` and `dropout` do not apply
     gfla: GeneratorArchitecture = field(
         default_factory=lambda: GeneratorArchitecture(blocks=3, ndf=32, discriminator_blocks=3))
+    # SAN: 5 semantic attention blocks, ngf 64, batch norm; its discriminator: 3 residual blocks; no dropout and no
+    # spectral norm (its text names neither)
+    san: GeneratorArchitecture = field(
+        default_factory=lambda: GeneratorArchitecture(blocks=5, dropout=0.0, discriminator_spectral_norm=False))
 
     def architecture(self, name: str) -> GeneratorArchitecture:
         if name not in GENERATOR_NAMES:
@@ -261,13 +265,18 @@ class Config:
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     generator_training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
     gfla_training: GFLATrainingConfig = field(default_factory=GFLATrainingConfig)
+    # SAN's recipe: Adam 2e-4, betas (0.5, 0.999), batch 32, the learning rate falling linearly to 0 over 300 epochs
+    # (guess: an epoch is a pass over Market-1501's 12,936 training images, 404 iterations); its "alpha, beta,
+    # gamma = 10, 15, 5" read as L1 10, perceptual 15, adversarial 5 (guess: PATN's L1 and GAN weights)
+    san_training: GeneratorTrainingConfig = field(default_factory=lambda: GeneratorTrainingConfig(
+        iterations=121_275, decay_iterations=121_275, lambda_l1=10.0, lambda_perceptual=15.0, lambda_gan=5.0))
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
 
     def training(self, generator: str) -> GeneratorTrainingConfig | GFLATrainingConfig:
-        """The recipe a generator trains with: GFLA has its own, the others share PATN's."""
-        return self.gfla_training if generator == "gfla" else self.generator_training
+        """The recipe a generator trains with: GFLA and SAN have their own, the others share PATN's."""
+        return {"gfla": self.gfla_training, "san": self.san_training}.get(generator, self.generator_training)
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:

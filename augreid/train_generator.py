@@ -1,7 +1,8 @@
-"""`python -m augreid.train_generator --generator pona|patn|aps|gfla --data-root DIR --config FILE --out DIR`
+"""`python -m augreid.train_generator --generator pona|patn|aps|gfla|san --data-root DIR --config FILE --out DIR`
 
 Trains a pose-transfer GAN on the PATN pair rule of a Market-1501-layout folder, with the recipe of the config's
-`generator_training:` section (GFLA: `gfla_training:`, its two stages on one iteration counter) and the
+`generator_training:` section (GFLA: `gfla_training:`, its two stages on one iteration counter; SAN:
+`san_training:`) and the
 architecture of its `generators:` section. Writes `checkpoint.pt`
 (resumable, every `checkpoint_every` iterations), `generator.pt` (for inference), sample grids under
 `samples/` (condition | target pose | generated | real target) and `summary.json` with held-out SSIM against the
@@ -65,7 +66,7 @@ def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.n
 
 def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_weights: str | Path | None,
                    device: torch.device) -> PoseTransferGAN | GFLATraining:
-    """The model under training with its losses: GFLA's two-stage trainer, or the PATN family's GAN."""
+    """The model under training with its losses: GFLA's two-stage trainer, or the GAN of the PATN family and SAN."""
     if name == "gfla":
         vgg = VGGFeatures(load_vgg19(vgg_weights, VGG_LAYERS, remedy=GFLA_WITHOUT_VGG)) if recipe.needs_vgg else None
         return GFLATraining(architecture, recipe, vgg, device)

@@ -23,8 +23,8 @@ def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic
     plugin = rows.pop("plugin flip")  # timed end to end; its size is its own business
     assert plugin["parameters"] is None and plugin["images_per_second_batch_2"] > 0
     assert tiny["parameters"] < 1_000_000 and tiny["images_per_second_batch_2"] > 0
-    assert [rows[m]["parameters"] for m in ("PoNA-3", "PoNA-2", "PATN-9", "APS", "GFLA")] == [
-        34_330_444, 23_300_233, 41_365_763, 38_975_939, 12_926_471]
+    assert [rows[m]["parameters"] for m in ("PoNA-3", "PoNA-2", "PATN-9", "APS", "GFLA", "SAN")] == [
+        34_330_444, 23_300_233, 41_365_763, 38_975_939, 12_926_471, 22_003_971]
     # each PoNA block adds the same work: 3 blocks minus 2 blocks is one block's worth, more than the rest
     block = rows["PoNA-3"]["gflops_per_image"] - rows["PoNA-2"]["gflops_per_image"]
     assert 8 < block < rows["PoNA-2"]["gflops_per_image"] / 2 + 8

@@ -19,13 +19,14 @@ SHORTER = {  # iterations of each demo recipe kept for the test
     "patn": dict(iterations=100, decay_iterations=50),
     "aps": dict(iterations=60, decay_iterations=30),
     "gfla": dict(iterations=60, flow_iterations=20),
+    "san": dict(iterations=100, decay_iterations=50),
 }
 
 
 def _shortened(name: str):
     demo = load_config(DEMO)
     recipe = dataclasses.replace(demo.training(name), **SHORTER[name], sample_every=1000, checkpoint_every=1000)
-    section = "gfla_training" if name == "gfla" else "generator_training"
+    section = {"gfla": "gfla_training", "san": "san_training"}.get(name, "generator_training")
     return dataclasses.replace(demo, **{section: recipe})
 
 

@@ -152,7 +152,7 @@ def dukemtmc_named(root: Path) -> dict[str, str]:
 
 def test_a_dukemtmc_named_folder_runs_the_whole_study(harness, tiny_config, tmp_path):
     """DukeMTMC-reID names, and no training keypoints: the flow annotates the training images (BlazePose), then
-    trains, generates, scores (PCKh included) and reports as for Market-1501."""
+    trains PoNA and SAN, generates, scores (PCKh included) and reports as for Market-1501."""
     from augreid.annotations import read_annotations
     from augreid.config import load_config
     from augreid.market import parse_name
@@ -163,22 +163,25 @@ def test_a_dukemtmc_named_folder_runs_the_whole_study(harness, tiny_config, tmp_
     renamed = dukemtmc_named(root)
     (root / "market-annotation-train.csv").unlink()
     result = augment_and_evaluate(config=tiny_config, data_root=str(root), portions=[0.5, 1.0],
-                                  generators=["pona", "none"], seeds=[0], output=str(tmp_path / "run"))
+                                  generators=["pona", "san", "none"], seeds=[0], output=str(tmp_path / "run"))
     train = read_annotations(root / "market-annotation-train.csv")
     assert sorted(train.names) == sorted(p.name for p in (root / "bounding_box_train").glob("*.jpg"))
     assert all(name.count("_") == 2 and "_f" in name for name in train.names) and len(train) >= 20
     report = json.loads((root / "annotate.json").read_text())["runs"][-1]["splits"]
     assert report["train"]["estimated"] == len(train) and report["gallery"]["estimated"] == 0  # the test file kept
     rows = result["table"].splitlines()
-    assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none"] and "(r1 " in rows[2]
-    manifest = pd.read_csv(next((tmp_path / "run" / "augmented").glob("pona_*")) / "manifest.csv")
-    generated = manifest[manifest["source"] == "generated"]
-    assert len(generated) > 0 and generated["name"].str.endswith("_pona.jpg").all()
-    assert all(parse_name(n).pid == parse_name(t).pid for n, t in zip(generated["name"], generated["target"]))
-    assert set(manifest["target"].dropna()) <= set(renamed.values())
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "san", "none"]
+    assert all("(r1 " in row for row in rows[2:])
+    for generator in ("pona", "san"):
+        manifest = pd.read_csv(next((tmp_path / "run" / "augmented").glob(f"{generator}_*")) / "manifest.csv")
+        generated = manifest[manifest["source"] == "generated"]
+        assert len(generated) > 0 and generated["name"].str.endswith(f"_{generator}.jpg").all()
+        assert all(parse_name(n).pid == parse_name(t).pid for n, t in zip(generated["name"], generated["target"]))
+        assert set(manifest["target"].dropna()) <= set(renamed.values())
     quality = result["quality_table"].splitlines()
     assert quality[0].split("|")[6].strip() == "PCKh (BlazePose)"
-    assert all(float(line.split("|")[6]) >= 0 for line in quality[2:])  # generated, copy, real target: numbers
+    assert [line.split("|")[1].strip() for line in quality[2:4]] == ["pona", "san"]
+    assert all(float(line.split("|")[6]) >= 0 for line in quality[2:])  # generators, copy, real target: numbers
 
 
 def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):

@@ -10,6 +10,7 @@ import yaml
 
 from augreid.config import Config, GeneratorArchitecture, GeneratorsConfig, GeneratorTrainingConfig, GFLATrainingConfig
 from augreid.errors import InputError
+from augreid.generators import maps_channels
 from augreid.generators.checkpoint import load_generator
 from augreid.train_generator import learning_rate, train_generator
 
@@ -17,9 +18,12 @@ TINY_ARCH = GeneratorArchitecture(blocks=1, ngf=8, ndf=8, discriminator_blocks=1
 TINY = Config(
     generators=GeneratorsConfig(pona=TINY_ARCH, patn=dataclasses.replace(TINY_ARCH, discriminator_spectral_norm=False),
                                 aps=dataclasses.replace(TINY_ARCH, blocks=2, discriminator_spectral_norm=False),
-                                gfla=GeneratorArchitecture(blocks=3, ngf=8, ndf=8, discriminator_blocks=2)),
+                                gfla=GeneratorArchitecture(blocks=3, ngf=8, ndf=8, discriminator_blocks=2),
+                                san=dataclasses.replace(TINY_ARCH, dropout=0.0, discriminator_spectral_norm=False)),
     generator_training=GeneratorTrainingConfig(iterations=4, decay_iterations=2, batch_size=2, lambda_perceptual=0,
                                                sample_every=2, checkpoint_every=2, workers=0, pool_size=3),
+    san_training=GeneratorTrainingConfig(iterations=4, decay_iterations=4, batch_size=2, lambda_perceptual=0,
+                                         sample_every=2, checkpoint_every=2, workers=0, pool_size=3),
     gfla_training=GFLATrainingConfig(iterations=4, flow_iterations=2, batch_size=2, correctness_features="patches",
                                      lambda_content=0, lambda_style=0, sample_every=2, checkpoint_every=2, workers=0),
 )
@@ -31,7 +35,7 @@ def test_learning_rate_is_constant_then_decays_linearly_to_zero():
     assert learning_rate(9, 1.0, 10, 0) == 1.0
 
 
-@pytest.mark.parametrize("name", ["pona", "patn", "aps", "gfla"])
+@pytest.mark.parametrize("name", ["pona", "patn", "aps", "gfla", "san"])
 def test_a_short_run_writes_checkpoints_samples_and_summary(tmp_path, small_synthetic, name):
     summary = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, progress=False)
     assert summary["finished"] and summary["step"] == 4
@@ -39,22 +43,25 @@ def test_a_short_run_writes_checkpoints_samples_and_summary(tmp_path, small_synt
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["heldout"]["pairs"] > 0
     generator, payload = load_generator(tmp_path / "run" / "generator.pt", name, TINY.generators.architecture(name))
     assert payload["step"] == 4 and payload["generator"] == name
-    assert generator(torch.zeros(1, 3, 128, 64), torch.zeros(1, 36, 128, 64)).shape == (1, 3, 128, 64)
+    assert generator(torch.zeros(1, 3, 128, 64), torch.zeros(1, maps_channels(name), 128, 64)).shape == (1, 3, 128, 64)
     again = train_generator(name, small_synthetic, TINY, tmp_path / "run", seed=1, resume=True, progress=False)
     assert again["reused"] and again["heldout"] == summary["heldout"]
 
 
-def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_synthetic):
-    train_generator("pona", small_synthetic, TINY, tmp_path / "straight", seed=3, progress=False)
-    first = train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, stop_after=2, progress=False)
+@pytest.mark.parametrize("name, parts", [("pona", ("generator", "pose_discriminator", "appearance_discriminator")),
+                                         ("san", ("generator", "pair_discriminator"))])
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, small_synthetic, name, parts):
+    train_generator(name, small_synthetic, TINY, tmp_path / "straight", seed=3, progress=False)
+    first = train_generator(name, small_synthetic, TINY, tmp_path / "split", seed=3, stop_after=2, progress=False)
     assert not first["finished"] and first["step"] == 2
     with pytest.raises(InputError, match="holds a training run already"):
-        train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, progress=False)
-    train_generator("pona", small_synthetic, TINY, tmp_path / "split", seed=3, resume=True, progress=False)
+        train_generator(name, small_synthetic, TINY, tmp_path / "split", seed=3, progress=False)
+    train_generator(name, small_synthetic, TINY, tmp_path / "split", seed=3, resume=True, progress=False)
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
     assert split["step"] == straight["step"] == 4
-    for part in ("generator", "pose_discriminator", "appearance_discriminator"):
+    assert sorted(straight["training_state"]["models"]) == sorted(parts)
+    for part in parts:
         a, b = straight["training_state"]["models"][part], split["training_state"]["models"][part]
         assert all(torch.equal(a[k], b[k]) for k in a), part
 

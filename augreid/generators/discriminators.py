@@ -1,4 +1,5 @@
-"""The two discriminators of PATN and PoNA: pose (image + target heatmaps) and appearance (image + condition).
+"""The two discriminators of PATN and PoNA: pose (image + target heatmaps) and appearance (image + condition), and
+SAN's one: the (condition, image) pair.
 
 Both are ResNet-style: 7x7 conv, two stride-2 convs, 3 residual blocks; the output is a 256 x 32 x 16 map of
 logits (the sigmoid lives in the loss). PoNA wraps every convolution in spectral norm. As in the authors'
@@ -50,3 +51,19 @@ def pose_discriminator(**kwargs) -> ResnetDiscriminator:
 def appearance_discriminator(**kwargs) -> ResnetDiscriminator:
     """Judges whether an image shows the condition image's person: input image (3) + condition image (3)."""
     return ResnetDiscriminator(3 + 3, **kwargs)
+
+
+class PairDiscriminator(nn.Sequential):
+    """SAN's discriminator (its eq. 4 judges (I_s, I_t) pairs): condition and image side by side, two stride-2
+    convs (4x4, LeakyReLU 0.2: guess), residual blocks, then a 3x3 conv to a map of logits (the sigmoid lives in the
+    loss)."""
+
+    def __init__(self, ndf: int = 64, norm: str = "batch", blocks: int = 3):
+        bias = conv_bias(norm)
+        super().__init__(
+            nn.Conv2d(3 + 3, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, 2 * ndf, 4, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * ndf),
+            nn.LeakyReLU(0.2, True),
+            *[ResidualBlock(2 * ndf, norm, 0.0, lambda conv: conv) for _ in range(blocks)],
+            nn.Conv2d(2 * ndf, 1, 3, padding=1),
+        )

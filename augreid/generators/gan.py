@@ -1,6 +1,7 @@
-"""One training iteration of PATN / PoNA: update G, then the appearance D, then the pose D.
+"""One training iteration of PATN / PoNA / APS (update G, then the appearance D, then the pose D) and of SAN
+(update G, then its pair D).
 
-G loss = lambda_L1 * L1 + lambda_perc * perceptual + lambda_GAN * (L_poseD + L_appD) / 2;
+G loss = lambda_L1 * L1 + lambda_perc * perceptual + lambda_GAN * mean over the Ds of L(D(fake), 1);
 each D loss = 0.5 * lambda_GAN * (L(D(real), 1) + L(D(pooled fake), 0)).
 """
 from __future__ import annotations
@@ -13,10 +14,26 @@ from torch.nn import functional as F
 
 from augreid.config import GeneratorArchitecture, GeneratorTrainingConfig
 from augreid.device import mixed_precision
-from augreid.generators import build_discriminators, build_generator
+from augreid.generators import build_discriminators, build_generator, build_pair_discriminator, conditioning_maps
 from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_loss
 from augreid.generators.scale import maps_pool
-from augreid.heatmap import pose_pair_maps
+
+# What each discriminator judges an image with: the target heatmaps (pose), the condition image (appearance), or
+# SAN's (condition, image) pair
+PAIRINGS = {
+    "pose": lambda image, condition, target_maps: torch.cat([image, target_maps], 1),
+    "appearance": lambda image, condition, target_maps: torch.cat([image, condition], 1),
+    "pair": lambda image, condition, target_maps: torch.cat([condition, image], 1),
+}
+SHORT = {"pose": "pose", "appearance": "app", "pair": "pair"}
+
+
+def build_discriminator_set(name: str, architecture: GeneratorArchitecture) -> dict[str, nn.Module]:
+    """The discriminators of a generator, in the order the generator's loss calls them."""
+    if name == "san":
+        return {"pair": build_pair_discriminator(architecture)}
+    pose, appearance = build_discriminators(architecture)
+    return {"pose": pose, "appearance": appearance}
 
 
 @torch.no_grad()
@@ -38,16 +55,15 @@ class PoseTransferGAN(nn.Module):
         self.config = config
         self.device = device
         self.generator = build_generator(name, architecture)
-        self.pose_discriminator, self.appearance_discriminator = build_discriminators(architecture)
+        self.discriminators = nn.ModuleDict(build_discriminator_set(name, architecture))
         self.perceptual = perceptual
         self.to(device).to(memory_format=torch.channels_last)  # faster on the CPU too (bench/RESULTS.md)
         adam = dict(lr=config.lr, betas=(config.beta1, config.beta2), foreach=True)  # foreach: also on the CPU
-        self.optimisers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), **adam),
-            "appearance": torch.optim.Adam(self.appearance_discriminator.parameters(), **adam),
-            "pose": torch.optim.Adam(self.pose_discriminator.parameters(), **adam),
-        }
-        self.pools = {"appearance": ImagePool(config.pool_size), "pose": ImagePool(config.pool_size)}
+        # the Ds are updated in the reverse of the loss's order (appearance, then pose: the authors' order)
+        self.updates = list(self.discriminators)[::-1]
+        self.optimisers = {"generator": torch.optim.Adam(self.generator.parameters(), **adam)}
+        self.optimisers.update({d: torch.optim.Adam(self.discriminators[d].parameters(), **adam) for d in self.updates})
+        self.pools = {d: ImagePool(config.pool_size) for d in self.updates}
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         return mixed_precision(self.device, self.config.mixed_precision)
@@ -56,8 +72,7 @@ class PoseTransferGAN(nn.Module):
         move = dict(device=self.device, non_blocking=True)
         condition, target = batch["condition"].to(**move), batch["target"].to(**move)
         # a generator at a smaller scale takes the maps pooled, and its discriminators judge at that scale too
-        maps = pose_pair_maps(batch["condition_pose"].to(**move), batch["target_pose"].to(**move),
-                              pool=maps_pool(self.generator))
+        maps = conditioning_maps(self.generator, batch["condition_pose"], batch["target_pose"], self.device)
         condition, target, maps = (t.contiguous(memory_format=torch.channels_last) for t in (condition, target, maps))
         return condition, target, maps
 
@@ -84,29 +99,29 @@ class PoseTransferGAN(nn.Module):
         if cfg.lambda_gan == 0:  # no adversarial term: the discriminators would be trained for nothing
             return self._reconstruction_step(condition, target, maps)
         target_maps = maps[:, maps.shape[1] // 2:]
-        discriminators = (self.pose_discriminator, self.appearance_discriminator)
-        for d in discriminators:
+        for d in self.discriminators.values():
             d.requires_grad_(False)
         with self._autocast():
             fake = self.generator(condition, maps)
             l1 = F.l1_loss(fake.float(), target.float())
             perceptual = self.perceptual(fake, target).float() if self.perceptual is not None else fake.new_zeros(())
             fake_d, target_d, condition_d = (self._at_scale(t) for t in (fake, target, condition))
-            gan_pose = adversarial_loss(self.pose_discriminator(torch.cat([fake_d, target_maps], 1)), True, cfg.gan_mode)
-            gan_app = adversarial_loss(self.appearance_discriminator(torch.cat([fake_d, condition_d], 1)), True,
-                                       cfg.gan_mode)
-        loss = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perceptual + cfg.lambda_gan * (gan_pose + gan_app) / 2
+            fooled = {name: adversarial_loss(d(PAIRINGS[name](fake_d, condition_d, target_maps)), True, cfg.gan_mode)
+                      for name, d in self.discriminators.items()}
+        gan = sum(fooled.values()) / len(fooled)
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perceptual + cfg.lambda_gan * gan
         self.optimisers["generator"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimisers["generator"].step()
-        for d in discriminators:
+        for d in self.discriminators.values():
             d.requires_grad_(True)
-        d_app = self._discriminator_step("appearance", self.appearance_discriminator,
-                                         torch.cat([target_d, condition_d], 1), torch.cat([fake_d, condition_d], 1))
-        d_pose = self._discriminator_step("pose", self.pose_discriminator,
-                                          torch.cat([target_d, target_maps], 1), torch.cat([fake_d, target_maps], 1))
-        return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(), "G_pose": gan_pose.item(),
-                "G_app": gan_app.item(), "D_app": d_app, "D_pose": d_pose}
+        judged = {name: self._discriminator_step(name, self.discriminators[name],
+                                                 PAIRINGS[name](target_d, condition_d, target_maps),
+                                                 PAIRINGS[name](fake_d, condition_d, target_maps))
+                  for name in self.updates}
+        return {"G": loss.item(), "L1": l1.item(), "perc": perceptual.item(),
+                **{f"G_{SHORT[name]}": value.item() for name, value in fooled.items()},
+                **{f"D_{SHORT[name]}": value for name, value in judged.items()}}
 
     def _at_scale(self, image: torch.Tensor) -> torch.Tensor:
         """An image at the size the generator works at (and its discriminators judge at)."""
@@ -132,16 +147,15 @@ class PoseTransferGAN(nn.Module):
     def training_state(self) -> dict:
         return {
             "models": {"generator": self.generator.state_dict(),
-                       "pose_discriminator": self.pose_discriminator.state_dict(),
-                       "appearance_discriminator": self.appearance_discriminator.state_dict()},
+                       **{f"{name}_discriminator": d.state_dict() for name, d in self.discriminators.items()}},
             "optimisers": {name: opt.state_dict() for name, opt in self.optimisers.items()},
             "pools": {name: pool.state() for name, pool in self.pools.items()},
         }
 
     def load_training_state(self, state: dict) -> None:
         self.generator.load_state_dict(state["models"]["generator"])
-        self.pose_discriminator.load_state_dict(state["models"]["pose_discriminator"])
-        self.appearance_discriminator.load_state_dict(state["models"]["appearance_discriminator"])
+        for name, d in self.discriminators.items():
+            d.load_state_dict(state["models"][f"{name}_discriminator"])
         for name, opt in self.optimisers.items():
             opt.load_state_dict(state["optimisers"][name])
         for name, pool in self.pools.items():

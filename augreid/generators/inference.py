@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from augreid.device import mixed_precision
-from augreid.generators.scale import maps_pool
-from augreid.heatmap import pose_pair_maps
+from augreid.generators import conditioning_maps
 from augreid.images import to_pixels, to_tensor
 
 # Draws the images of (condition, target) pairs: their names, the condition pixels, condition and target poses
@@ -22,7 +21,7 @@ def transfer(generator: nn.Module, condition: np.ndarray, condition_pose: np.nda
     """(B, 128, 64, 3) uint8 condition images + (B, 18, 2) poses -> (B, 128, 64, 3) uint8 generated images."""
     device = torch.device(device)
     images = to_tensor(condition).to(device)
-    maps = pose_pair_maps(condition_pose, target_pose, device=device, pool=maps_pool(generator))
+    maps = conditioning_maps(generator, condition_pose, target_pose, device)
     with mixed_precision(device):
         return to_pixels(generator(images, maps))
 
