@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portion", required=True, type=float, help="portion p of each identity's images kept, in (0, 1]")
     parser.add_argument("--data-root", type=Path, default=DEMO_ROOT / "data", help="Market-1501-layout source")
     parser.add_argument("--generator", default="pona",
-                        help="pona, patn, aps, gfla, an installed plugin's name, external:NAME (with --images), or a "
-                             f"control: {', '.join(CONTROLS)} (default pona)")
+                        help="pona, patn, aps, gfla, san, an installed plugin's name, external:NAME (with --images), "
+                             f"or a control: {', '.join(CONTROLS)} (default pona)")
     parser.add_argument("--checkpoint", type=Path, help="generator.pt (default: the demo generator), or the plugin's")
     parser.add_argument("--images", type=Path, help="external:NAME: the folder of images made elsewhere")
     parser.add_argument("--pattern", help="external:NAME: file names, with {from} and {to} (the names without .jpg), or a "

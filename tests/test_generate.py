@@ -25,7 +25,7 @@ def tiny_generators(tmp_path_factory, small_synthetic):
     """2-iteration generators: enough to test the plumbing, not the quality."""
     root = tmp_path_factory.mktemp("generators")
     stopped = {}
-    for name in ("pona", "patn", "aps", "gfla"):
+    for name in ("pona", "patn", "aps", "gfla", "san"):
         train_generator(name, small_synthetic, TINY, root / name, seed=0, stop_after=2, progress=False)
         stopped[name] = root / name / "generator.pt"
     return stopped
@@ -58,7 +58,7 @@ def test_keep_portion_per_identity(small_synthetic, portion):
         assert not keep_portion(train, portion, seed=1).equals(kept)
 
 
-@pytest.mark.parametrize("generator", ["pona", "aps", "gfla", "duplicate", "real"])
+@pytest.mark.parametrize("generator", ["pona", "aps", "gfla", "san", "duplicate", "real"])
 @pytest.mark.parametrize("portion", [0.2, 0.6])
 def test_augmented_set_has_the_original_counts_and_poses(tmp_path, small_synthetic, tiny_generators, generator, portion):
     train, annotations = _source(small_synthetic)
@@ -218,7 +218,7 @@ def test_bad_inputs_exit_2_and_leave_the_source_untouched(tmp_path, small_synthe
     cases = [
         (["--portion", "0", *common], "error: --portion 0.0: must be in (0, 1]"),
         (["--portion", "1.5", *common], "error: --portion 1.5: must be in (0, 1]"),
-        (["--portion", "0.4", "--generator", "vunet", *common], "error: unknown generator 'vunet' (built in: pona, patn, aps, gfla; installed plugins: "),
+        (["--portion", "0.4", "--generator", "vunet", *common], "error: unknown generator 'vunet' (built in: pona, patn, aps, gfla, san; installed plugins: "),
         (["--portion", "0.4", "--generator", "pona", "--checkpoint", tiny_generators["patn"], *common],
          f"error: {tiny_generators['patn']}: checkpoint holds patn("),
         (["--portion", "0.4", "--generator", "pona", "--checkpoint", tmp_path / "absent.pt", *common],

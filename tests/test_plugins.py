@@ -22,7 +22,7 @@ def _env(plugin_dir) -> dict:
 def test_the_installed_plugin_is_a_generator_name(flip_plugin):
     assert "flip" in plugin_names()
     assert parse_generator("flip").kind == "plugin"
-    with pytest.raises(InputError, match=r"unknown generator 'vunet' \(built in: pona, patn, aps, gfla; installed "
+    with pytest.raises(InputError, match=r"unknown generator 'vunet' \(built in: pona, patn, aps, gfla, san; installed "
                                          r"plugins: .*flip"):
         parse_generator("vunet")
     with pytest.raises(InputError, match="refused to load .*flip has no weights"):
