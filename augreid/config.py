@@ -193,6 +193,21 @@ class AugmentationConfig:
             raise ValueError(f"unposed must be generate, copy or skip, got '{self.unposed}'")
 
 
+REPORT_METRICS = ("map", "rank1")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Which re-ID figure leads Table VI's cells, its plot and the comparisons' verdicts: mAP (the PoNA paper's
+    table) or rank-1 (IMAGPose's and other recent tables). Both figures stay in every file."""
+
+    metric: str = "map"
+
+    def __post_init__(self) -> None:
+        if self.metric not in REPORT_METRICS:
+            raise ValueError(f"metric must be map or rank1, got '{self.metric}'")
+
+
 @dataclass(frozen=True)
 class QualityConfig:
     """Generation quality on test pairs: the data root's `market-pairs-test.csv` when present, otherwise `pairs`
@@ -273,6 +288,7 @@ class Config:
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def training(self, generator: str) -> GeneratorTrainingConfig | GFLATrainingConfig:
         """The recipe a generator trains with: GFLA and SAN have their own, the others share PATN's."""

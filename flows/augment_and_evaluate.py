@@ -290,7 +290,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
               if c["generator"] in specs}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
     report, report_seconds = timed(report_task, results, [labels[g] for g in generators], galleries, quality, output,
-                                   filling)
+                                   filling, load_config(config).report.metric)
     work = {"data": data_seconds, **seconds, "report": report_seconds}
     return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
 
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output,
                                   parallel=args.parallel, condition=args.condition)
-    print(f"\nTable VI: re-ID mAP (%) (r1 rank-1)\n\n{report['table']}\n{report['notes']}\n")
+    print(f"\n{report['heading']}\n\n{report['table']}\n{report['notes']}\n")
     if report["quality_table"]:
         print(f"Generation quality on test pairs\n\n{report['quality_table']}")
         print("\n".join(report["identity"]) + "\n")

@@ -28,8 +28,8 @@ from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST
 from augreid.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
-from augreid.study.comparisons import LEGEND, cell_marks, compare_cells, verdict_lines, write_comparisons
-from augreid.study.table_vi import results_frame, summarise, to_markdown, write_report
+from augreid.study.comparisons import cell_marks, compare_cells, legend, verdict_lines, write_comparisons
+from augreid.study.table_vi import LEADING, cells_note, results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
 from flows.workers import in_worker
 
@@ -181,17 +181,17 @@ def protocol_note(results: list[dict], filling: dict) -> str:
 
 @task
 def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], quality: dict[str, dict],
-                output: str, filling: dict) -> dict:
-    """Table VI (markdown with the comparisons' marks, CSV, plot), the paired comparisons, the quality table
-    and one gallery per generator under `output/report/`, also published as artifacts: the tables as markdown,
-    the plot and the galleries as images."""
+                output: str, filling: dict, metric: str = "map") -> dict:
+    """Table VI (markdown with the comparisons' marks, CSV, plot; `metric` leading), the paired comparisons, the
+    quality table and one gallery per generator under `output/report/`, also published as artifacts: the tables
+    as markdown, the plot and the galleries as images."""
     report = Path(output) / "report"
     runs = pd.DataFrame(results)
-    comparisons = compare_cells(runs, generators)
+    comparisons = compare_cells(runs, generators, metric=metric)
     marks, protocol = cell_marks(comparisons), protocol_note(results, filling)
-    notes = f"{protocol}\n\n{LEGEND}" if not comparisons.empty else protocol
+    notes = f"{protocol}\n\n{legend(metric)}" if not comparisons.empty else protocol
     summary = summarise(results_frame(results), generators)
-    paths = write_report(summary, report, marks=marks, notes=notes)
+    paths = write_report(summary, report, marks=marks, notes=notes, metric=metric)
     paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
     quality_markdown = quality_table(quality) if quality else ""
     if quality:
@@ -203,17 +203,19 @@ def report_task(results: list[dict], generators: list[str], galleries: dict[str,
     for generator, sets in galleries.items():
         if write_gallery(sets["augmented"], sets["source"], report / f"gallery_{generator}.png"):
             paths[f"gallery_{generator}"] = str(report / f"gallery_{generator}.png")
-    markdown = to_markdown(summary, marks)
+    markdown = to_markdown(summary, marks, metric)
+    name = LEADING[metric][1]
     files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
-    create_markdown_artifact(markdown=f"# Table VI: re-ID mAP (%)\n\nCells: mAP (r1 rank-1).\n\n{markdown}\n{notes}\n\n"
-                                      f"{files}\n", key="table-vi", description="re-ID mAP by generator and kept portion")
+    create_markdown_artifact(markdown=f"# Table VI: re-ID {name} (%)\n\n{cells_note(metric)}\n\n{markdown}\n{notes}\n\n"
+                                      f"{files}\n", key="table-vi", description=f"re-ID {name} by generator and kept portion")
     create_markdown_artifact(markdown=Path(paths["comparisons"]).read_text(), key="comparisons",
                              description="each generator against none and duplicate: Δ mAP / rank-1, 95% intervals")
-    create_image_artifact(png_data_url(paths["plot"]), key="map-vs-portion", description="mAP against kept portion")
+    create_image_artifact(png_data_url(paths["plot"]), key="map-vs-portion", description=f"{name} against kept portion")
     for key in (k for k in paths if k.startswith("gallery_")):
         create_image_artifact(png_data_url(paths[key]), key=key.replace("_", "-"),
                               description="condition | target pose | generated | real")
     verdicts = verdict_lines(comparisons)
     get_run_logger().info("Table VI\n%s\n%s", markdown, "\n".join(verdicts))
-    return {"paths": paths, "table": markdown, "notes": notes, "quality_table": quality_markdown,
+    heading = f"Table VI: re-ID {name} (%) ({'r1 rank-1' if metric == 'map' else 'mAP in brackets'})"
+    return {"paths": paths, "table": markdown, "heading": heading, "notes": notes, "quality_table": quality_markdown,
             "identity": identity_summary(quality), "verdicts": verdicts}

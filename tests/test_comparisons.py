@@ -94,6 +94,18 @@ def test_cells_are_compared_with_both_controls_per_seed_and_over_seeds(tmp_path)
                                   ["pona", "none", "duplicate"]), marks)
     assert "| pona | 50.0 ± 0.0 (r1 60.0) ▲n |" in table
 
+    by_rank1 = compare_cells(pd.DataFrame(runs), ["pona", "none", "duplicate"], resamples=2000, metric="rank1")
+    assert (by_rank1["decided_by"] == "rank-1").all() and (comparisons["decided_by"] == "mAP").all()
+    assert by_rank1[["delta_mAP", "delta_rank1"]].equals(comparisons[["delta_mAP", "delta_rank1"]])  # both kept
+    decided = by_rank1.apply(lambda r: "better" if r.rank1_low > 0 else "worse" if r.rank1_high < 0
+                             else "no difference shown", axis=1)
+    assert (by_rank1["verdict"] == decided).all()
+    first = verdict_lines(by_rank1)[0]
+    row = by_rank1[(by_rank1["generator"] == "pona") & (by_rank1["baseline"] == "none") & (by_rank1["seed"] == "all")]
+    assert first.startswith(f"pona vs none at p=0.2: {row['delta_rank1'].iloc[0]:+.1f} rank-1 [")
+    assert "only where the rank-1 interval excludes 0" in open(write_comparisons(by_rank1, tmp_path / "r1", "steps")[
+        "comparisons"]).read()
+
 
 def test_runs_over_different_queries_are_not_compared(tmp_path):
     runs = pd.DataFrame([dict(generator="pona", portion=0.5, seed=0, per_query=_per_query(tmp_path, "a", AP[:10], 1)),

@@ -41,3 +41,27 @@ def test_single_seed_cells_carry_no_spread(tmp_path):
     csv = pd.read_csv(paths["csv"])
     assert list(csv.columns) == ["generator", "portion", "seeds", "mAP_mean", "mAP_std", "rank1_mean", "rank1_std"]
     assert Image.open(paths["plot"]).format == "PNG"
+
+
+def test_report_metric_rank1_leads_every_cell_and_the_title(tmp_path):
+    summary = summarise(results_frame(RUNS), ["pona", "none"])
+    assert to_markdown(summary, {("pona", 0.2): "▲n"}, metric="rank1").splitlines()[2:] == [
+        "| pona | 71.0 ± 1.4 (mAP 52.0) ▲n | 86.0 ± 1.4 (mAP 71.0) |",
+        "| none | 61.0 ± 1.4 (mAP 41.0) | 86.0 ± 1.4 (mAP 71.0) |",
+    ]
+    text = open(write_report(summary, tmp_path, metric="rank1")["markdown"]).read()
+    assert text.startswith("# Table VI: re-ID rank-1 (%) by kept portion p\n\nCells: rank-1 (mAP in brackets); ")
+    assert list(pd.read_csv(tmp_path / "table_vi.csv").columns)[3:] == ["mAP_mean", "mAP_std", "rank1_mean",
+                                                                        "rank1_std"]  # both figures stay
+
+
+def test_the_config_names_the_leading_figure(tmp_path):
+    from augreid.config import load_config
+    from augreid.errors import InputError
+
+    assert load_config("configs/demo.yaml").report.metric == "map"
+    (tmp_path / "r.yaml").write_text("report:\n  metric: rank1\n")
+    assert load_config(tmp_path / "r.yaml").report.metric == "rank1"
+    (tmp_path / "bad.yaml").write_text("report:\n  metric: rank5\n")
+    with pytest.raises(InputError, match="metric must be map or rank1, got 'rank5'"):
+        load_config(tmp_path / "bad.yaml")

@@ -5,7 +5,7 @@ with `duplicate` (the condition images copied into the missing slots: the same c
 same steps, without pose transfer: is it the *new poses* that help?), and `duplicate` with `none`. Per seed, the
 difference in mAP and rank-1 comes with a 95% paired-bootstrap interval over queries; with two or more seeds, the
 verdict comes from a paired t-test over the per-seed differences. A verdict is "better" or "worse" only when the
-interval excludes 0.
+interval of the leading figure (`report.metric`: mAP, or rank-1) excludes 0.
 """
 from __future__ import annotations
 
@@ -16,16 +16,21 @@ import pandas as pd
 
 from augreid.atomic import atomic_file, atomic_write_text
 from augreid.study.statistics import CONFIDENCE, RESAMPLES, Interval, paired_bootstrap, paired_t_over_seeds
-from augreid.study.table_vi import FULL
+from augreid.study.table_vi import FULL, LEADING
 
 BASELINES = ("none", "duplicate")
 MARKS = {("none", "better"): "▲n", ("none", "worse"): "▼n", ("duplicate", "better"): "▲d",
          ("duplicate", "worse"): "▼d"}
-LEGEND = ("▲n / ▼n: mAP above / below `none` (the kept images alone) at the same p, ▲d / ▼d: above / below "
-          "`duplicate` (condition images copied into the missing slots); marked only where the 95% interval of the "
-          "difference excludes 0 (paired bootstrap over queries with one seed, paired t-test over seeds with more).")
 COLUMNS = ["generator", "baseline", "portion", "seed", "seeds", "queries", "method", "delta_mAP", "mAP_low", "mAP_high",
-           "delta_rank1", "rank1_low", "rank1_high", "p_value", "verdict"]
+           "delta_rank1", "rank1_low", "rank1_high", "p_value", "verdict", "decided_by"]
+
+
+def legend(metric: str = "map") -> str:
+    """What Table VI's marks mean."""
+    name = LEADING[metric][1]
+    return (f"▲n / ▼n: {name} above / below `none` (the kept images alone) at the same p, ▲d / ▼d: above / below "
+            "`duplicate` (condition images copied into the missing slots); marked only where the 95% interval of the "
+            "difference excludes 0 (paired bootstrap over queries with one seed, paired t-test over seeds with more).")
 
 
 def comparison_pairs(generators: list[str]) -> list[tuple[str, str]]:
@@ -49,16 +54,20 @@ def compare_runs(run: pd.DataFrame, baseline: pd.DataFrame, resamples: int = RES
 
 
 def _row(generator: str, baseline: str, portion: float, seed: str, seeds: int, queries: int, method: str,
-         mean_ap: Interval, rank1: Interval, p_value: float = np.nan) -> dict:
+         mean_ap: Interval, rank1: Interval, metric: str, p_value: float = np.nan) -> dict:
+    deciding = mean_ap if metric == "map" else rank1
     return dict(generator=generator, baseline=baseline, portion=portion, seed=seed, seeds=seeds, queries=queries,
                 method=method,
                 delta_mAP=mean_ap.estimate, mAP_low=mean_ap.low, mAP_high=mean_ap.high, delta_rank1=rank1.estimate,
-                rank1_low=rank1.low, rank1_high=rank1.high, p_value=p_value, verdict=mean_ap.verdict)
+                rank1_low=rank1.low, rank1_high=rank1.high, p_value=p_value, verdict=deciding.verdict,
+                decided_by=LEADING[metric][1])
 
 
-def compare_cells(runs: pd.DataFrame, generators: list[str], resamples: int = RESAMPLES) -> pd.DataFrame:
+def compare_cells(runs: pd.DataFrame, generators: list[str], resamples: int = RESAMPLES,
+                  metric: str = "map") -> pd.DataFrame:
     """`runs`: generator, portion, seed and per_query (the run's per_query.csv). One row per compared cell and
-    seed (`seed` as text), then, with two or more seeds, one row per cell over the seeds (`seed` "all")."""
+    seed (`seed` as text), then, with two or more seeds, one row per cell over the seeds (`seed` "all"); the
+    verdict by the `metric`'s interval (mAP or rank-1)."""
     rows = []
     partial = runs[runs["portion"] != FULL]
     for generator, baseline in comparison_pairs(generators):
@@ -72,14 +81,15 @@ def compare_cells(runs: pd.DataFrame, generators: list[str], resamples: int = RE
                 mean_ap, rank1, queries = compare_runs(pd.read_csv(run.per_query), pd.read_csv(base.iloc[0].per_query),
                                                        resamples)
                 cell.append(_row(generator, baseline, portion, str(run.seed), 1, queries,
-                                 f"paired bootstrap over queries ({resamples} resamples)", mean_ap, rank1))
+                                 f"paired bootstrap over queries ({resamples} resamples)", mean_ap, rank1, metric))
             rows += sorted(cell, key=lambda r: int(r["seed"]))
             if len(cell) >= 2:
                 over_map = paired_t_over_seeds(np.array([r["delta_mAP"] for r in cell]))
                 over_rank1 = paired_t_over_seeds(np.array([r["delta_rank1"] for r in cell]))
+                deciding = over_map if metric == "map" else over_rank1
                 rows.append(_row(generator, baseline, portion, "all", len(cell), cell[0]["queries"],
-                                 f"paired t-test over {len(cell)} seeds (std {over_map.std:.2f})",
-                                 over_map.interval, over_rank1.interval, over_map.p_value))
+                                 f"paired t-test over {len(cell)} seeds (std {deciding.std:.2f})",
+                                 over_map.interval, over_rank1.interval, metric, deciding.p_value))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -105,13 +115,15 @@ def cell_marks(comparisons: pd.DataFrame) -> dict[tuple[str, float], str]:
 
 
 def verdict_lines(comparisons: pd.DataFrame) -> list[str]:
-    """One line per generator, baseline and portion, e.g.
+    """One line per generator, baseline and portion in the figure that decided it, e.g.
     `pona vs duplicate at p=0.2: +3.1 mAP [1.2, 5.0], better`."""
     lines = []
     for row in verdicts(comparisons).itertuples():
         over = f" over {row.seeds} seeds, p = {row.p_value:.3f}" if row.seed == "all" else ""
-        lines.append(f"{row.generator} vs {row.baseline} at p={row.portion:g}: {row.delta_mAP:+.1f} mAP "
-                     f"[{row.mAP_low:.1f}, {row.mAP_high:.1f}]{over}, {row.verdict}")
+        column = "mAP" if row.decided_by == "mAP" else "rank1"
+        estimate, low, high = (getattr(row, name) for name in (f"delta_{column}", f"{column}_low", f"{column}_high"))
+        lines.append(f"{row.generator} vs {row.baseline} at p={row.portion:g}: {estimate:+.1f} {row.decided_by} "
+                     f"[{low:.1f}, {high:.1f}]{over}, {row.verdict}")
     return lines
 
 
@@ -135,11 +147,15 @@ def write_comparisons(comparisons: pd.DataFrame, out: str | Path, budget: str) -
     return {key: str(path) for key, path in paths.items()}
 
 
+def decided_by(comparisons: pd.DataFrame) -> str:
+    return comparisons["decided_by"].iloc[0] if not comparisons.empty else "mAP"
+
+
 def comparisons_document(comparisons: pd.DataFrame, budget: str) -> str:
     """The markdown report: what was compared, how, the table and the verdict lines."""
     verdict_text = "\n".join(f"- {line}" for line in verdict_lines(comparisons)) or "- (no comparable cells)"
     return (f"# Paired comparisons at the same p and seed (re-ID budget: {budget})\n\n"
             f"Δ = generator - control, in points of mAP and rank-1; {int(CONFIDENCE * 100)}% intervals. "
-            "\"better\" / \"worse\" only where the mAP interval excludes 0; \"no difference shown\" means the data "
-            "cannot tell the two apart, not that they are equal.\n\n"
+            f"\"better\" / \"worse\" only where the {decided_by(comparisons)} interval excludes 0; \"no difference "
+            "shown\" means the data cannot tell the two apart, not that they are equal.\n\n"
             f"{to_markdown(comparisons)}\n## Verdicts\n\n{verdict_text}\n")
