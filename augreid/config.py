@@ -256,8 +256,23 @@ class ReidConfig:
     # hold the training images decoded and resized in memory (uint8) instead of reading them every epoch: for
     # small sets and sizes (the demo); full Market-1501 at 256x128 would take 1.3 GB
     preload: bool = False
+    # BoT's tricks (augreid/reid/bot.py; configs/market1501-bot.yaml), all off by default:
+    triplet_margin: float = 0.0  # > 0: batch-hard triplet loss with this margin on the pooled feature
+    center_weight: float = 0.0  # > 0: center loss with this weight on the pooled feature
+    instances: int = 0  # > 0: P x K batches, K = instances images of each of batch_size / K identities
+    warmup_epochs: int = 0  # linear warm-up from a tenth of lr over these epochs
+    milestones: tuple[int, ...] = ()  # the rate drops tenfold at these epochs (instead of every `stepsize`)
+    pad: int = 0  # > 0: pad by this many pixels, then crop back at random
+    random_erase: float = 0.0  # probability of random erasing
 
     def __post_init__(self) -> None:
+        if (self.triplet_margin > 0 or self.center_weight > 0) and self.model != "resnet50_bot":
+            raise ValueError("triplet_margin and center_weight need model resnet50_bot (its BNNeck gives the feature "
+                             "they act on)")
+        if self.instances < 0 or (self.instances and self.batch_size % self.instances):
+            raise ValueError(f"instances must divide batch_size ({self.batch_size}), got {self.instances}")
+        if self.preload and (self.instances or self.pad or self.random_erase):
+            raise ValueError("preload draws random batches with flips only: set instances, pad and random_erase to 0")
         if min(self.height, self.width, self.batch_size, self.test_batch_size, self.epochs, self.stepsize) < 1:
             raise ValueError("height, width, batch sizes, epochs and stepsize must be >= 1")
         if self.budget not in ("epochs", "steps"):
@@ -299,6 +314,10 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
     if dataclasses.is_dataclass(kind):
         return _build(kind, value, where)
+    if origin is tuple and typing.get_args(kind)[-1] is Ellipsis:
+        if not isinstance(value, (list, tuple)):
+            raise InputError(f"{where}: expected a list, got {value!r}")
+        return tuple(_convert(v, typing.get_args(kind)[0], f"{where}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         items = typing.get_args(kind)
         if not isinstance(value, (list, tuple)) or len(value) != len(items):

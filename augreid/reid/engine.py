@@ -1,5 +1,6 @@
 """torchreid's pieces for one baseline: data manager, model (ImageNet weights from a file), optimiser,
-scheduler and softmax engine, and the features that rank query against gallery."""
+scheduler and engine (softmax, or BoT's with its metric losses), and the features that rank query against
+gallery."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augreid.compat import TORCHREID_DATASET, import_torchreid, register_dataset
+from augreid.compat import TORCHREID_DATASET, import_torchreid, import_torchvision, register_dataset
 from augreid.config import ReidConfig
 from augreid.device import mixed_precision, weights_cache_dir
 from augreid.errors import InputError
 from augreid.metrics.reid import QueryResults, rank_queries, summarise
-from augreid.reid.data import MarketLayoutDataset
+from augreid.reid.bot import CENTER_LR, CenterLoss, register_bot, warmup_multistep
+from augreid.reid.bot import NAME as BOT
+from augreid.reid.bot import NEW_LAYERS as BOT_NEW_LAYERS
+from augreid.reid.data import IMAGENET_MEAN, IMAGENET_STD, MarketLayoutDataset
 from augreid.reid.ide import IMAGENET_BACKBONE, NEW_LAYERS, describe, register_ide
 from augreid.reid.ide import NAME as IDE
 
@@ -41,12 +45,69 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
         return {"loss": loss.item(), "acc": torchreid.reid.metrics.accuracy(outputs.float(), pids)[0].item()}
 
 
+class BoTEngine(SoftmaxEngine):
+    """BoT's iteration (`reid/bot.py`): the ID loss on the logits, plus the triplet and center losses on the pooled
+    feature; the centres take their own SGD step, their gradient undone of the loss weight."""
+
+    def __init__(self, *args, triplet_margin: float, center_weight: float, num_classes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.triplet = torchreid.reid.losses.TripletLoss(margin=triplet_margin) if triplet_margin > 0 else None
+        self.center_weight = center_weight
+        self.center = CenterLoss(num_classes).to(self.device) if center_weight > 0 else None
+        self.center_optimizer = torch.optim.SGD(self.center.parameters(), lr=CENTER_LR) if self.center else None
+
+    def losses(self, images: torch.Tensor, pids: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Each term of the loss (weighted) on a batch, and the identity logits."""
+        with mixed_precision(self.device, self.mixed_precision):
+            logits, pooled = self.model(images)
+        logits, pooled = logits.float(), pooled.float()
+        terms = {"id": self.compute_loss(self.criterion, logits, pids)}
+        if self.triplet is not None:
+            terms["triplet"] = self.triplet(pooled, pids)
+        if self.center is not None:
+            terms["center"] = self.center_weight * self.center(pooled, pids)
+        return terms, logits
+
+    def forward_backward(self, data):
+        images, pids = self.parse_data_for_train(data)
+        if self.use_gpu:
+            images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
+        terms, logits = self.losses(images.contiguous(memory_format=torch.channels_last), pids)
+        loss = sum(terms.values())
+        self.optimizer.zero_grad()
+        if self.center is not None:
+            self.center_optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self.center is not None:
+            self.center.centers.grad.mul_(1.0 / self.center_weight)  # the centres learn at CENTER_LR, unweighted
+            self.center_optimizer.step()
+        return {"loss": loss.item(), "acc": torchreid.reid.metrics.accuracy(logits, pids)[0].item(),
+                **{name: term.item() for name, term in terms.items()}}
+
+
+def bot_train_transform(config: ReidConfig):
+    """BoT's training transform: resize, flip, pad and random crop, ImageNet normalisation, random erasing (filled
+    with the ImageNet mean)."""
+    T = import_torchvision().transforms
+    steps = [T.Resize((config.height, config.width))]
+    if config.random_flip:
+        steps.append(T.RandomHorizontalFlip())
+    if config.pad:
+        steps += [T.Pad(config.pad), T.RandomCrop((config.height, config.width))]
+    steps += [T.ToTensor(), T.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)]
+    if config.random_erase:
+        steps.append(torchreid.reid.data.transforms.RandomErasing(probability=config.random_erase,
+                                                                 mean=list(IMAGENET_MEAN)))
+    return T.Compose(steps)
+
+
 def imagenet_weights_path(model: str, weights: str | Path | None) -> Path:
     """The file torchreid looks for ($TORCH_HOME/hub/checkpoints/<name from its URL>), or --weights."""
     if weights:
         return Path(weights)
     urls = getattr(torchreid.reid.models.resnet, "model_urls", {})
-    model = IMAGENET_BACKBONE if model == IDE else model
+    model = IMAGENET_BACKBONE if model in (IDE, BOT) else model
     if model not in urls:
         raise InputError(f"reid.pretrained: no default ImageNet weights file for '{model}'; pass --weights PATH "
                          "or set reid.pretrained: false")
@@ -110,11 +171,15 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     use_gpu = device.type == "cuda"
     register_dataset(MarketLayoutDataset)
     register_ide()
+    register_bot()
     manager = torchreid.reid.data.ImageDataManager(
         root=str(data_root), sources=TORCHREID_DATASET, targets=TORCHREID_DATASET, height=config.height,
         width=config.width, transforms=["random_flip"] if config.random_flip else [],
         batch_size_train=config.batch_size, batch_size_test=config.test_batch_size, workers=config.workers,
-        use_gpu=use_gpu)
+        use_gpu=use_gpu, train_sampler="RandomIdentitySampler" if config.instances else "RandomSampler",
+        num_instances=config.instances or 4)
+    if config.pad or config.random_erase:
+        manager.train_loader.dataset.transform = bot_train_transform(config)
     model = torchreid.reid.models.build_model(config.model, num_classes=manager.num_train_pids, loss="softmax",
                                               pretrained=False, use_gpu=use_gpu)
     if config.pretrained:
@@ -123,12 +188,21 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     model = model.to(device).to(memory_format=torch.channels_last)
     optimiser = torchreid.reid.optim.build_optimizer(
         model, optim=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum,
-        sgd_nesterov=config.nesterov, staged_lr=config.base_lr_mult < 1, new_layers=list(NEW_LAYERS),
-        base_lr_mult=config.base_lr_mult)
+        sgd_nesterov=config.nesterov, staged_lr=config.base_lr_mult < 1,
+        new_layers=list(BOT_NEW_LAYERS if config.model == BOT else NEW_LAYERS), base_lr_mult=config.base_lr_mult)
     for group in optimiser.param_groups:  # one kernel per step for all tensors (torch's default on a GPU only):
         group["foreach"] = True  # 1.2x faster for OSNet-x0.25 on a CPU core, and far less time under Python's lock
-    scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",
-                                                        stepsize=config.stepsize)
-    engine = SoftmaxEngine(manager, model, optimiser, scheduler=scheduler, use_gpu=use_gpu,
-                           label_smooth=config.label_smooth, mixed_precision=config.mixed_precision)
+    if config.warmup_epochs or config.milestones:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda epoch: warmup_multistep(
+            epoch, config.warmup_epochs, config.milestones))
+    else:
+        scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",
+                                                            stepsize=config.stepsize)
+    options = dict(scheduler=scheduler, use_gpu=use_gpu, label_smooth=config.label_smooth,
+                   mixed_precision=config.mixed_precision)
+    if config.model == BOT:
+        engine = BoTEngine(manager, model, optimiser, triplet_margin=config.triplet_margin,
+                           center_weight=config.center_weight, num_classes=manager.num_train_pids, **options)
+    else:
+        engine = SoftmaxEngine(manager, model, optimiser, **options)
     return engine, manager

@@ -26,6 +26,7 @@ from augreid.device import mixed_precision
 from augreid.errors import InputError
 from augreid.market import JUNK_PID, parse_name, scan_split
 from augreid.metrics.reid import rank_queries, summarise
+from augreid.reid.bot import register_bot
 from augreid.reid.ide import describe, register_ide
 
 QUERY_KINDS = ("generated", "target", "copy")
@@ -50,6 +51,7 @@ class ReidEmbedder:
             raise InputError(f"{folder}: cannot read the re-ID run ({type(err).__name__}: {err})") from None
         torchreid = import_torchreid()
         register_ide()
+        register_bot()
         self.model = torchreid.reid.models.build_model(self.config.model, num_classes=metrics["train_identities"],
                                                        loss="softmax", pretrained=False)
         self.model.load_state_dict(state)
