@@ -44,7 +44,7 @@ def test_the_market_bot_config_names_the_papers_tricks():
     assert (reid.batch_size, reid.instances, reid.triplet_margin, reid.center_weight) == (64, 4, 0.3, 0.0005)
     assert (reid.optimizer, reid.lr, reid.warmup_epochs, reid.milestones, reid.epochs) == ("adam", 3.5e-4, 10,
                                                                                           (40, 70), 120)
-    assert reid.label_smooth and reid.pretrained and reid.budget == "epochs"
+    assert reid.label_smooth and reid.pretrained and reid.normalize_features and reid.budget == "epochs"
 
 
 @pytest.fixture(scope="module")
