@@ -29,8 +29,8 @@ from augreid.atomic import atomic_file, atomic_write_text
 from augreid.errors import InputError, exit_on_input_error
 from augreid.images import check_images
 from augreid.market import SPLIT_DIRS, annotation_file, parse_name, scan_split, split_dir
-from augreid.pose import MISSING, N_JOINTS, present
-from augreid.pose_estimator.blazepose import BlazePose, describe
+from augreid.pose import present
+from augreid.pose_estimator.blazepose import BlazePose, describe, keypoints_of
 from augreid.semantic import PALETTE, body_parts
 
 SAVE_EVERY = 500
@@ -67,9 +67,7 @@ def existing_rows(root: Path, split: str, overwrite: bool) -> dict[str, np.ndarr
 
 
 def write_rows(root: Path, split: str, rows: dict[str, np.ndarray]) -> None:
-    names = list(rows)
-    write_annotations(annotation_file(root, split), Annotations(names, np.stack([rows[n] for n in names])
-                                                                if names else np.zeros((0, N_JOINTS, 2))))
+    write_annotations(annotation_file(root, split), Annotations(list(rows), np.stack(list(rows.values()))))
 
 
 def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[str, dict]:
@@ -116,7 +114,7 @@ def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: 
                 if estimate is None:
                     report[split]["no_person"].append(name)
                 if name in p["estimate"]:
-                    p["rows"][name] = estimate.keypoints if estimate else np.full((N_JOINTS, 2), MISSING)
+                    p["rows"][name] = keypoints_of(estimate)
                     report[split]["estimated"] += 1
                 if estimate is not None and name in p["mask"]:
                     save_masks(mask_paths(root, split, name), estimate.mask, body_parts(estimate.mask, p["rows"][name]))

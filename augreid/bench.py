@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from augreid.config import GeneratorArchitecture, SyntheticConfig
@@ -213,6 +212,7 @@ def print_reid_table(result: dict) -> None:
 
 
 def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
+    from augreid.annotate import read_pixels
     from augreid.market import scan_split
     from augreid.pose_estimator.blazepose import BlazePose, describe
     from augreid.semantic import body_parts
@@ -220,7 +220,7 @@ def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
     paths = scan_split(data_root, "train")["path"].tolist()[:count]
     if not paths:
         raise InputError(f"{data_root}: no training images to time")
-    images = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
+    images = [read_pixels(path) for path in paths]
     rates = {}
     with BlazePose() as estimator:
         estimator.estimate(images[0])  # builds the graph

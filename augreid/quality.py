@@ -41,8 +41,8 @@ from augreid.metrics.image import psnr, ssim
 from augreid.metrics.pckh import pckh
 from augreid.output import check_output, output_lock
 from augreid.pairs import sample_pairs
-from augreid.pose import MISSING, N_JOINTS, body_mask, draw_skeleton
-from augreid.pose_estimator.blazepose import BlazePose, describe, unavailable
+from augreid.pose import body_mask, draw_skeleton
+from augreid.pose_estimator.blazepose import BlazePose, describe, keypoints_of, unavailable
 from augreid.reid.identity import QUERY_KINDS, ReidEmbedder, gallery_features, identity_scores, real_gallery
 
 METRICS = ("ssim", "mask_ssim", "psnr")
@@ -65,8 +65,7 @@ class PoseReader:
         self.real: dict[str, np.ndarray] = {}
 
     def keypoints(self, image: np.ndarray) -> np.ndarray:
-        estimate = self.estimator.estimate(image)
-        return estimate.keypoints if estimate else np.full((N_JOINTS, 2), MISSING)  # no person: every joint wrong
+        return keypoints_of(self.estimator.estimate(image))  # no person: every joint missing, so wrong
 
     def of_real(self, names: list[str], images: np.ndarray) -> list[np.ndarray]:
         for name, image in zip(names, images):

@@ -40,6 +40,11 @@ class Estimate:
     mask: np.ndarray  # (128, 64) bool, the person
 
 
+def keypoints_of(estimate: Estimate | None) -> np.ndarray:
+    """The estimate's keypoints; no person found: every joint missing (-1), never a made-up pose."""
+    return estimate.keypoints if estimate is not None else np.full((N_JOINTS, 2), MISSING)
+
+
 def unavailable() -> str | None:
     """Why BlazePose cannot run here, or None when it can."""
     try:

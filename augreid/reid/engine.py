@@ -31,11 +31,15 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
         self.mixed_precision = mixed_precision and self.use_gpu
         self.device = torch.device("cuda" if self.use_gpu else "cpu")
 
-    def forward_backward(self, data):
+    def training_batch(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch's images (channels_last) and pids, on the engine's device."""
         images, pids = self.parse_data_for_train(data)
         if self.use_gpu:
             images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
-        images = images.contiguous(memory_format=torch.channels_last)
+        return images.contiguous(memory_format=torch.channels_last), pids
+
+    def forward_backward(self, data):
+        images, pids = self.training_batch(data)
         with mixed_precision(self.device, self.mixed_precision):
             outputs = self.model(images)
         loss = self.compute_loss(self.criterion, outputs.float(), pids)
@@ -69,10 +73,8 @@ class BoTEngine(SoftmaxEngine):
         return terms, logits
 
     def forward_backward(self, data):
-        images, pids = self.parse_data_for_train(data)
-        if self.use_gpu:
-            images, pids = images.cuda(non_blocking=True), pids.cuda(non_blocking=True)
-        terms, logits = self.losses(images.contiguous(memory_format=torch.channels_last), pids)
+        images, pids = self.training_batch(data)
+        terms, logits = self.losses(images, pids)
         loss = sum(terms.values())
         self.optimizer.zero_grad()
         if self.center is not None:
