@@ -1,5 +1,6 @@
-"""`python -m augreid.generate --portion P`: the augmented training set of the PoNA paper's Section IV-D.
+"""`python -m augreid.generate --portion P | --factor K`: an augmented training set, by either protocol of the field.
 
+`--portion P` (the PoNA paper's Section IV-D, Table VI):
 Keeps a portion p of each identity's training images and fills every missing slot: with a generator (`pona`,
 `patn`, `aps`, `gfla`, a plugin's model, or `external:NAME` images made elsewhere: `generators/source.py`),
 conditioned on a kept image of the same identity and the missing image's pose, or with a
@@ -7,6 +8,9 @@ control (`none`: the reduced set alone; `duplicate`: the condition image itself,
 `real`: the original image, the upper bound). Writes a Market-1501-layout folder (`bounding_box_train/` = kept +
 filled images, `bounding_box_test/` and `query/` linked from the source), its annotation files, `manifest.csv`
 (one row per training image) and `summary.json`.
+`--factor K` (SAN's Section 5, PN-GAN; `factor.py`): keeps every training image and adds K-1 images of its person,
+each conditioned on it, in poses from the training set's pool or its N canonical poses (`--poses`); `duplicate` adds
+K-1 copies of the image itself and `none` is the original set.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from augreid.atomic import atomic_file, atomic_write_text, file_sha256, files_di
 from augreid.conditions import MODES, choose_condition
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
+from augreid.factor import Poses, check_factor, factor_targets, parse_poses
 from augreid.generators.external import EXTERNAL_PREFIX, PRESETS
 from augreid.generators.source import GeneratorSpec, ImageSource, parse_generator
 from augreid.images import check_images, load_image, save_image
@@ -81,6 +86,31 @@ def plan_augmentation(train: pd.DataFrame, annotations: Annotations, portion: fl
                 if source != "skipped":
                     rows.append((filled_name(image["name"], generator), pid, image["camid"], source, condition,
                                  image["name"], generator))
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    return manifest.sort_values(["pid", "name"], kind="stable").reset_index(drop=True)
+
+
+def plan_by_factor(train: pd.DataFrame, annotations: Annotations, factor: int, poses: Poses, seed: int,
+                   generator: str, unposed: str = "generate") -> pd.DataFrame:
+    """The manifest of augmentation by a factor K: every image kept, then K-1 added per image, named after it with
+    the generator and k as tag. `duplicate` copies the image (its own pose); an image without shoulders or hips
+    (`unposed`) conditions its K-1 like the others (`generate`), is copied K-1 times (`copy`) or adds nothing
+    (`skip`)."""
+    targets = factor_targets(train, annotations, factor, poses, seed) if generator not in ("none", "duplicate") else {}
+    rows = []
+    for image in train.sort_values(["pid", "name"]).itertuples(index=False):
+        rows.append((image.name, image.pid, image.camid, "kept", "", image.name, ""))
+        if generator == "none":
+            continue
+        posed = has_torso(annotations.pose(image.name))
+        if not posed and unposed == "skip":
+            continue
+        copied = generator == "duplicate" or not posed and unposed == "copy"
+        for k in range(1, factor):
+            target = image.name if copied else targets[image.name][k - 1]
+            source = "copied" if copied and generator != "duplicate" else "generated"
+            rows.append((parse_name(image.name).tagged(f"{generator}_k{k}"), image.pid, image.camid, source,
+                         image.name, target, generator))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     return manifest.sort_values(["pid", "name"], kind="stable").reset_index(drop=True)
 
@@ -149,16 +179,17 @@ def _fill_from_source(pending: pd.DataFrame, source_dir: Path, out_dir: Path, an
 
 
 def verify(out: Path, source_train: pd.DataFrame, manifest: pd.DataFrame, source_annotations: Annotations,
-           original_counts: bool) -> None:
-    """Every identity has the manifest's images, in the original poses; with `original_counts`, as many as in the
-    source (not so for `none`, nor when unposed slots are skipped)."""
+           original_counts: bool, factor: int = 1) -> None:
+    """Every identity has the manifest's images, in the original poses; with `original_counts`, `factor` times as
+    many as in the source (not so for `none`, nor when unposed slots are skipped)."""
     written = scan_split(out, "train")
     if sorted(written["name"]) != sorted(manifest["name"]):
         extra = sorted(set(written["name"]) ^ set(manifest["name"]))
         raise RuntimeError(f"{out / SPLIT_DIRS['train']}: files differ from the manifest (e.g. {extra[0]})")
-    expected = (source_train if original_counts else manifest).groupby("pid").size()
+    expected = source_train.groupby("pid").size() * factor if original_counts else manifest.groupby("pid").size()
     if not written.groupby("pid").size().equals(expected):
-        raise RuntimeError(f"{out}: per-identity image counts differ from the original set")
+        raise RuntimeError(f"{out}: per-identity image counts differ from "
+                           + ("the original set's" if factor == 1 else f"{factor} x the original set's"))
     written_annotations = read_annotations(annotation_file(out, "train"))
     if not np.array_equal(written_annotations.poses(manifest["name"]), source_annotations.poses(manifest["target"])):
         raise RuntimeError(f"{out}: poses of the augmented set differ from the original poses")
@@ -181,15 +212,29 @@ def generator_spec(generator: str | GeneratorSpec, checkpoint: str | Path | None
     return spec
 
 
-def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generator: str | GeneratorSpec = "pona",
-            checkpoint: str | Path | None = None, seed: int = 0, out: str | Path | None = None,
-            condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto", progress: bool = True,
-            unposed: str = "generate") -> dict:
-    """Build (or finish) the augmented set; returns the summary. `generator`: a control, or any generator name
-    of `generators/source.py` (or its spec)."""
-    portion = check_portion(portion)
+def augment(portion: float | None, data_root: str | Path = DEMO_ROOT / "data",
+            generator: str | GeneratorSpec = "pona", checkpoint: str | Path | None = None, seed: int = 0,
+            out: str | Path | None = None, condition_mode: str = "nearest", batch_size: int = 64, device: str = "auto",
+            progress: bool = True, unposed: str = "generate", factor: int | None = None,
+            poses: str | Poses = "pool") -> dict:
+    """Build (or finish) the augmented set, by a `portion` p kept or by a `factor` K (with `poses`); returns the
+    summary. `generator`: a control, or any generator name of `generators/source.py` (or its spec)."""
+    if (portion is None) == (factor is None):
+        raise InputError("--portion and --factor exclude each other: give one" if factor is not None else
+                         "give --portion P (keep p of each identity's images) or --factor K (add K-1 per image)")
     spec = generator_spec(generator, checkpoint)
     label = spec.label if spec else generator
+    if factor is None:
+        protocol = {"portion": check_portion(portion), "condition": condition_mode}
+        default_out = f"{label}_p{protocol['portion']:g}_s{seed}"
+    else:
+        poses = poses if isinstance(poses, Poses) else parse_poses(poses)
+        # the controls add no new pose: their sets do not depend on where the poses would come from
+        protocol = {"factor": check_factor(factor), **({"poses": str(poses)} if spec is not None else {})}
+        default_out = f"{label}_k{factor}" + (f"_{str(poses).replace(' ', '')}" if spec else "") + f"_s{seed}"
+        if label == "real":
+            raise InputError("--generator real: no real image exists in a new pose; with --factor the controls are "
+                             "none (the original set) and duplicate (K-1 copies of each image)")
     if condition_mode not in MODES:
         raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
     if unposed not in UNPOSED_POLICIES:
@@ -198,7 +243,7 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
     if not data_root.is_dir():
         raise InputError(f"{data_root}: data root does not exist (build the synthetic set with `make demo` or "
                          "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
-    out = check_output(out or DEMO_ROOT / "augmented" / f"{label}_p{portion:g}_s{seed}", data_root)
+    out = check_output(out or DEMO_ROOT / "augmented" / default_out, data_root)
     check_complete(data_root)
     train = scan_split(data_root, "train")
     annotations = read_annotations(annotation_file(data_root, "train"))
@@ -207,7 +252,10 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
         raise InputError(f"{data_root / SPLIT_DIRS['train'] / unannotated[0]}: training image without pose annotation "
                          f"in {annotation_file(data_root, 'train')} ({len(unannotated)} in all)")
     check_images(train["path"])  # kept and copied images are linked, never opened: a bad one must fail here
-    manifest = plan_augmentation(train, annotations, portion, seed, label, condition_mode, unposed)
+    if factor is None:
+        manifest = plan_augmentation(train, annotations, protocol["portion"], seed, label, condition_mode, unposed)
+    else:
+        manifest = plan_by_factor(train, annotations, factor, poses, seed, label, unposed)
     source, device_ = None, pick_device(device)
     if spec is not None:
         generated = manifest[manifest["source"] == "generated"].rename(columns={"condition": "from", "target": "to"})
@@ -215,13 +263,26 @@ def augment(portion: float, data_root: str | Path = DEMO_ROOT / "data", generato
 
     # the inputs' contents, not only their paths: a run resumed after its source changed must not mix the two
     run = {"data_root": str(data_root.resolve()), "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
-           "train_images_sha256": files_digest(train["path"]), "portion": portion, "seed": seed,
+           "train_images_sha256": files_digest(train["path"]), **protocol, "seed": seed,
            "generator": label, "checkpoint_sha256": source.digest if source and spec.kind != "external" else None,
-           "condition": condition_mode, "unposed": unposed}
+           "unposed": unposed}
     if spec is not None and spec.kind != "model":
         run["source"] = source.provenance()
     with output_lock(out):
         return _build(out, run, train, annotations, manifest, source, data_root, batch_size, device_, progress)
+
+
+def condition_counts(train: pd.DataFrame, manifest: pd.DataFrame, annotations: Annotations, unposed: str) -> dict:
+    """Augmentation by K: how many images (each the condition of its K-1) had no keypoints, or lacked a torso
+    joint, and what the policy did with those lacking one: their K-1 generated, copied or skipped."""
+    poses = annotations.poses(train["name"])
+    torsoless = set(train["name"][~has_torso(poses)])
+    added = manifest[(manifest["source"] != "kept") & manifest["condition"].isin(torsoless)]
+    generated = added.loc[added["source"] == "generated", "condition"].nunique()
+    copied = added.loc[added["source"] == "copied", "condition"].nunique()
+    return {"policy": unposed, "conditions_without_keypoints": int((~present(poses).any(axis=1)).sum()),
+            "conditions_without_torso": len(torsoless), "generated": int(generated), "copied": int(copied),
+            "skipped": len(torsoless) - int(generated + copied) if (manifest["source"] != "kept").any() else 0}
 
 
 def pose_counts(train: pd.DataFrame, manifest: pd.DataFrame, annotations: Annotations, unposed: str) -> dict:
@@ -263,7 +324,8 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
             _link(source_dir / source_name, out_dir / name)
     write_annotations(annotation_file(out, "train"),
                       Annotations(manifest["name"].tolist(), annotations.poses(manifest["target"])))
-    verify(out, train, manifest, annotations, generator != "none" and run["unposed"] != "skip")
+    factor = run.get("factor", 1)
+    verify(out, train, manifest, annotations, generator != "none" and run["unposed"] != "skip", factor)
     with atomic_file(out / "manifest.csv") as tmp:
         manifest.to_csv(tmp, index=False, lineterminator="\n")
     summary = {
@@ -272,7 +334,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
                    "kept": int((manifest["source"] == "kept").sum()), "filled": len(filled),
                    "generated_now": len(pending) if source is not None else 0,
                    "training_images": len(manifest)},
-        "unposed": pose_counts(train, manifest, annotations, run["unposed"]),
+        "unposed": (pose_counts if factor == 1 else condition_counts)(train, manifest, annotations, run["unposed"]),
         "seconds": round(time.perf_counter() - started, 2),
         "generation_seconds": round(generation_seconds, 2),
         "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
@@ -284,7 +346,13 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m augreid.generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--portion", required=True, type=float, help="portion p of each identity's images kept, in (0, 1]")
+    parser.add_argument("--portion", type=float, help="Table VI's protocol: the portion p of each identity's images kept, "
+                                                      "in (0, 1]; the missing ones filled")
+    parser.add_argument("--factor", type=int, help="the other protocol: every image kept and K-1 added per image, "
+                                                   "K >= 2 (not with --portion)")
+    parser.add_argument("--poses", nargs="+", default=["pool"], metavar="MODE",
+                        help="--factor's target poses: pool (default: drawn from the training poses of other images) "
+                             "or canonical N (N k-means canonical poses, in turn)")
     parser.add_argument("--data-root", type=Path, default=DEMO_ROOT / "data", help="Market-1501-layout source")
     parser.add_argument("--generator", default="pona",
                         help="pona, patn, aps, gfla, san, an installed plugin's name, external:NAME (with --images), "
@@ -297,10 +365,11 @@ def main(argv: list[str] | None = None) -> int:
                                                               "generated image (default -1, the last)")
     parser.add_argument("--resize", action="store_true", help="external:NAME: resize images of another size to 128x64")
     parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
-    parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS)")
-    parser.add_argument("--condition", default="nearest", help="nearest (pose distance, default) or random")
+    parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS, or GEN_kK_POSES_sS)")
+    parser.add_argument("--condition", default="nearest", help="--portion: nearest (pose distance, default) or random")
     parser.add_argument("--unposed", default="generate",
-                        help="a missing image without shoulders and hips: generate (default), copy the condition, skip")
+                        help="--portion: a missing image without shoulders and hips: generate (default), copy the "
+                             "condition, skip; --factor: an image without them: generate its K-1, copy it, skip")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
@@ -313,19 +382,31 @@ def main(argv: list[str] | None = None) -> int:
                                         pattern=args.pattern, panel=args.panel, resize=args.resize)
     elif args.images or args.pattern or args.resize:
         raise InputError("--images, --pattern and --resize go with --generator external:NAME")
+    if args.factor is None and args.poses != ["pool"]:
+        raise InputError("--poses goes with --factor K")
     summary = augment(args.portion, args.data_root, generator, args.checkpoint, args.seed, args.out,
-                      args.condition, args.batch_size, args.device, unposed=args.unposed)
-    counts = summary["counts"]
+                      args.condition, args.batch_size, args.device, unposed=args.unposed, factor=args.factor,
+                      poses=parse_poses(args.poses))
+    counts, inputs = summary["counts"], summary["inputs"]
     speed = f", {summary['images_per_second']} images/s on {summary['device']}" if summary["images_per_second"] else ""
-    print(f"{summary['out']}: {counts['identities']} identities, {counts['kept']} kept + {counts['filled']} "
-          f"{summary['inputs']['generator']} = {counts['training_images']} training images (original {counts['original']}); "
+    poses = f", poses: {inputs['poses']}" if "poses" in inputs else ""
+    added = (f"{counts['filled']} {inputs['generator']} (K = {inputs['factor']}{poses})" if "factor" in inputs
+             else f"{counts['filled']} {inputs['generator']}")
+    print(f"{summary['out']}: {counts['identities']} identities, {counts['kept']} kept + {added} = "
+          f"{counts['training_images']} training images (original {counts['original']}); "
           f"generated {counts['generated_now']} now in {summary['generation_seconds']} s{speed}; verified")
     print(unposed_line(summary["unposed"]))
     return 0
 
 
 def unposed_line(counts: dict) -> str:
-    """The log's account of the missing images without a usable pose."""
+    """The log's account of the images without a usable pose: the missing ones (portion p), or the conditions
+    (factor K)."""
+    if "conditions_without_keypoints" in counts:
+        return (f"images without shoulders or hips: {counts['conditions_without_torso']} "
+                f"({counts['conditions_without_keypoints']} without any keypoint), policy '{counts['policy']}': the "
+                f"additions of {counts['generated']} generated, of {counts['copied']} copied, of {counts['skipped']} "
+                "skipped")
     return (f"missing images without shoulders or hips: {counts['targets_without_torso']} "
             f"({counts['targets_without_keypoints']} without any keypoint), policy '{counts['policy']}': "
             f"{counts['generated']} generated, {counts['copied']} copied, {counts['skipped']} skipped; "

@@ -1,0 +1,209 @@
+"""Augmentation by a factor K: every image kept, K-1 added per image in poses from the pool or the canonical ones."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from augreid.annotations import Annotations, read_annotations
+from augreid.errors import InputError
+from augreid.factor import Poses, canonical_poses, check_factor, factor_targets, kmeans, parse_poses, pool_poses
+from augreid.generate import augment, plan_by_factor
+from augreid.market import parse_name, scan_split
+from augreid.pose import has_torso
+from augreid.train_generator import train_generator
+from test_generate import _digest, unposed_source
+from test_train_generator import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_pona(tmp_path_factory, small_synthetic):
+    out = tmp_path_factory.mktemp("pona")
+    train_generator("pona", small_synthetic, TINY, out, seed=0, stop_after=2, progress=False)
+    return out / "generator.pt"
+
+
+def _source(root):
+    return scan_split(root, "train"), read_annotations(root / "market-annotation-train.csv")
+
+
+def test_factor_and_poses_are_checked():
+    assert check_factor(2) == 2 and check_factor(8) == 8
+    for bad in (1, 0, -3, 2.5, True):
+        with pytest.raises(InputError, match="must be an integer of at least 2"):
+            check_factor(bad)
+    assert parse_poses("pool") == Poses() and parse_poses(["canonical", "8"]) == Poses("canonical", 8)
+    assert str(parse_poses("canonical 8")) == "canonical 8"
+    for bad in ("canonical", "canonical 0", "canonical x", "random", "pool 3"):
+        with pytest.raises(InputError, match="expected 'pool' or 'canonical N'"):
+            parse_poses(bad)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_pool_targets_are_other_images_with_a_torso(small_synthetic, factor):
+    train, annotations = _source(small_synthetic)
+    manifest = plan_by_factor(train, annotations, factor, Poses(), seed=0, generator="pona")
+    counts = manifest.groupby("pid").size()
+    assert counts.equals(train.groupby("pid").size() * factor)  # K·n per identity
+    kept = manifest[manifest["source"] == "kept"]
+    assert sorted(kept["name"]) == sorted(train["name"])
+    added = manifest[manifest["source"] == "generated"]
+    pool = set(pool_poses(annotations, list(train["name"])))
+    assert len(pool) < len(train)  # the synthetic set has torsoless poses, which the pool leaves out
+    assert set(added["target"]) <= pool and (added["target"] != added["condition"]).all()
+    for condition, rows in added.groupby("condition"):
+        assert len(rows) == factor - 1 and rows["target"].nunique() == factor - 1
+        assert (rows["pid"] == parse_name(condition).pid).all() and (rows["camid"] == parse_name(condition).camid).all()
+    assert sorted(added["name"]) == sorted(parse_name(c).tagged(f"pona_k{k}") for c in train["name"]
+                                           for k in range(1, factor))
+    assert plan_by_factor(train, annotations, factor, Poses(), seed=0, generator="pona").equals(manifest)
+    assert not plan_by_factor(train, annotations, factor, Poses(), seed=1, generator="pona").equals(manifest)
+
+
+def test_pool_draws_are_spread_over_the_pool(small_synthetic):
+    """Seeded uniform draws: with 9 per image, nearly every pose of the pool is used, none far more than others."""
+    train, annotations = _source(small_synthetic)
+    targets = factor_targets(train, annotations, 10, Poses(), seed=0)
+    used = pd.Series([t for chosen in targets.values() for t in chosen]).value_counts()
+    pool = pool_poses(annotations, list(train["name"]))
+    assert len(used) >= 0.9 * len(pool) and used.max() <= 4 * used.mean()
+
+
+def test_kmeans_finds_well_separated_groups():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(5, 6))
+    features = np.concatenate([c + rng.normal(scale=0.1, size=(20 + 5 * i, 6)) for i, c in enumerate(centres)])
+    labels = kmeans(features, 5, seed=0)
+    groups = np.repeat(np.arange(5), [20 + 5 * i for i in range(5)])
+    assert all(len(np.unique(labels[groups == g])) == 1 for g in range(5))
+    assert len(np.unique(labels)) == 5
+
+
+def test_canonical_poses_are_cluster_representatives_of_the_centred_scaled_poses():
+    """Four body configurations, each repeated at other places and scales in the crop: k-means on centred,
+    scale-normalised keypoints finds the four, and each canonical pose is one of its group."""
+    rng = np.random.default_rng(1)
+    base = np.array([[20, 32], [30, 32], [30, 24], [45, 20], [60, 18], [30, 40], [45, 44], [60, 46], [70, 26],
+                     [90, 26], [110, 26], [70, 38], [90, 38], [110, 38], [18, 30], [18, 34], [19, 27], [19, 37]], float)
+    shapes = [base, base.copy(), base.copy(), base.copy()]
+    shapes[1][[4, 7], 0] = 25  # both arms raised
+    shapes[2][[10, 13], 1] = [10, 54]  # legs spread
+    shapes[3][[0, 14, 15, 16, 17]] = -1  # seen from the back
+    names, poses, group = [], [], []
+    for g, shape in enumerate(shapes):
+        for i in range(6):
+            scale, shift = rng.uniform(0.7, 1.0), rng.uniform(-5, 5, size=2)
+            pose = np.where(shape < 0, -1, np.round((shape - [64, 32]) * scale + [64, 32] + shift))
+            names.append(f"{g + 1:04d}_c1s1_{i:06d}_01.jpg")
+            poses.append(pose)
+            group.append(g)
+    annotations = Annotations(names, np.array(poses))
+    canonical = canonical_poses(annotations, sorted(names), 4, seed=0)
+    assert sorted(group[names.index(name)] for name in canonical) == [0, 1, 2, 3]
+    assert canonical_poses(annotations, sorted(names), 4, seed=0) == canonical
+    with pytest.raises(InputError, match="only 24 distinct poses"):
+        canonical_poses(annotations, sorted(names), 30, seed=0)
+
+
+def test_canonical_targets_take_the_n_poses_in_turn(small_synthetic):
+    train, annotations = _source(small_synthetic)
+    pool = pool_poses(annotations, list(train["name"]))
+    canonical = canonical_poses(annotations, pool, 6, seed=0)
+    assert len(set(canonical)) == 6 and set(canonical) <= set(pool)
+    manifest = plan_by_factor(train, annotations, 4, Poses("canonical", 6), seed=0, generator="pona")
+    added = manifest[manifest["source"] == "generated"]
+    assert set(added["target"]) == set(canonical)
+    assert added["target"].value_counts().max() - added["target"].value_counts().min() <= 1  # each in turn
+    assert (added.groupby("condition")["target"].nunique() == 3).all()
+    with pytest.raises(InputError, match="at most 6 new poses per image, so K can be at most 7"):
+        plan_by_factor(train, annotations, 8, Poses("canonical", 6), seed=0, generator="pona")
+
+
+def test_real_market_canonical_poses(real_annotations):
+    """On the published keypoints of the 12,936 training images: 8 canonical poses, among them front, back
+    and side views (a side view shows one eye only)."""
+    annotations = read_annotations(real_annotations / "market-annotation-train.csv")
+    pool = pool_poses(annotations, annotations.names)
+    assert len(pool) == 12116
+    canonical = canonical_poses(annotations, pool, 8, seed=0)
+    assert len(set(canonical)) == 8
+    eyes = annotations.poses(canonical)[:, [14, 15], 0] != -1
+    assert {int(e.sum()) for e in eyes} == {0, 1, 2}
+
+
+def test_controls_duplicate_copies_and_none_is_the_original_set(tmp_path, small_synthetic):
+    train, annotations = _source(small_synthetic)
+    summary = augment(None, small_synthetic, "duplicate", factor=3, out=tmp_path / "dup", progress=False)
+    written = scan_split(tmp_path / "dup", "train")
+    assert written.groupby("pid").size().equals(train.groupby("pid").size() * 3)
+    manifest = pd.read_csv(tmp_path / "dup" / "manifest.csv", keep_default_na=False)
+    copies = manifest[manifest["source"] != "kept"]
+    assert (copies["target"] == copies["condition"]).all() and len(copies) == 2 * len(train)
+    for row in copies.itertuples():
+        assert (tmp_path / "dup" / "bounding_box_train" / row.name).resolve() \
+            == (small_synthetic / "bounding_box_train" / row.condition).resolve()
+    assert "poses" not in summary["inputs"] and summary["counts"]["training_images"] == 3 * len(train)
+    augment(None, small_synthetic, "none", factor=3, out=tmp_path / "none", progress=False)
+    assert sorted(scan_split(tmp_path / "none", "train")["name"]) == sorted(train["name"])
+    with pytest.raises(InputError, match="no real image exists in a new pose"):
+        augment(None, small_synthetic, "real", factor=3, out=tmp_path / "real", progress=False)
+
+
+@pytest.mark.parametrize("poses", ["pool", "canonical 4"])
+def test_generated_set_has_k_times_the_images_in_the_chosen_poses(tmp_path, small_synthetic, tiny_pona, poses):
+    train, annotations = _source(small_synthetic)
+    summary = augment(None, small_synthetic, "pona", tiny_pona, seed=3, out=tmp_path / "a", progress=False,
+                      factor=3, poses=poses)
+    out = tmp_path / "a"
+    assert scan_split(out, "train").groupby("pid").size().equals(train.groupby("pid").size() * 3)
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    written = read_annotations(out / "market-annotation-train.csv")
+    assert np.array_equal(written.poses(manifest["name"]), annotations.poses(manifest["target"]))
+    assert summary["counts"]["generated_now"] == 2 * len(train) and summary["inputs"]["poses"] == poses
+    assert summary["inputs"]["factor"] == 3 and "portion" not in summary["inputs"]
+    again = augment(None, small_synthetic, "pona", tiny_pona, seed=3, out=out, progress=False, factor=3, poses=poses)
+    assert again["counts"]["generated_now"] == 0  # resumed: nothing left to do
+    augment(None, small_synthetic, "pona", tiny_pona, seed=3, out=tmp_path / "b", progress=False, factor=3, poses=poses)
+    assert _digest(out / "bounding_box_train") == _digest(tmp_path / "b" / "bounding_box_train")
+    with pytest.raises(InputError, match=r"holds a different run \(factor: 3 there, 2 now\)"):
+        augment(None, small_synthetic, "pona", tiny_pona, seed=3, out=out, progress=False, factor=2, poses=poses)
+
+
+@pytest.mark.parametrize("policy", ["generate", "copy", "skip"])
+def test_images_without_a_torso_condition_by_the_policy(tmp_path, small_synthetic, policy):
+    source, annotations = unposed_source(small_synthetic, tmp_path)
+    train = scan_split(source, "train")
+    manifest = plan_by_factor(train, annotations, 3, Poses(), seed=0, generator="pona", unposed=policy)
+    torsoless = [n for n in train["name"] if not has_torso(annotations.pose(n))]
+    from_torsoless = manifest[(manifest["source"] != "kept") & manifest["condition"].isin(torsoless)]
+    expected = {"generate": ("generated", 2), "copy": ("copied", 2), "skip": (None, 0)}[policy]
+    assert len(from_torsoless) == expected[1] * len(torsoless) > 0 or policy == "skip" and from_torsoless.empty
+    assert (from_torsoless["source"] == expected[0]).all()
+    if policy == "copy":
+        assert (from_torsoless["target"] == from_torsoless["condition"]).all()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "augreid.generate", *map(str, args)], capture_output=True, text=True)
+
+
+def test_bad_factor_inputs_exit_2_before_writing(tmp_path, small_synthetic):
+    common = ["--generator", "duplicate", "--data-root", small_synthetic, "--out", tmp_path / "out"]
+    cases = [
+        (["--factor", "1", *common], "error: --factor 1: must be an integer of at least 2"),
+        (["--factor", "2", "--portion", "0.5", *common], "error: --portion and --factor exclude each other"),
+        (common, "error: give --portion P (keep p of each identity's images) or --factor K"),
+        (["--factor", "3", "--poses", "canonical", *common], "error: --poses canonical: expected 'pool' or"),
+        (["--portion", "0.5", "--poses", "canonical", "8", *common], "error: --poses goes with --factor K"),
+        (["--factor", "2", "--generator", "real", *common[2:]], "error: --generator real: no real image exists"),
+        (["--factor", "9", "--poses", "canonical", "4", "--generator", "pona", "--checkpoint", tmp_path / "absent.pt",
+          *common[2:]], f"error: {tmp_path / 'absent.pt'}: generator checkpoint does not exist"),
+    ]
+    for args, message in cases:
+        result = _cli(*args)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "out").exists()
+    ok = _cli("--factor", "2", *common)
+    assert ok.returncode == 0 and "kept + " in ok.stdout and "(K = 2)" in ok.stdout and "verified" in ok.stdout
