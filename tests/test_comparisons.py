@@ -112,3 +112,32 @@ def test_runs_over_different_queries_are_not_compared(tmp_path):
                          dict(generator="none", portion=0.5, seed=0, per_query=_per_query(tmp_path, "b", AP[:12], 1))])
     with pytest.raises(ValueError, match="rank different queries"):
         compare_cells(runs, ["pona", "none"])
+
+
+def test_factor_cells_are_compared_at_the_same_k_with_the_original_set_as_none(tmp_path):
+    """Augmentation by K: `none` is one run per seed (the original set) standing at every K; no column is shared
+    and dropped as p = 1.0 is."""
+    rng = np.random.default_rng(3)
+    original = rng.beta(2, 3, size=200)
+    none = _per_query(tmp_path, "original", original, 1)
+    runs = [dict(generator="none", factor=k, seed=0, per_query=none) for k in (2, 4)]
+    for k, shift in ((2, 0.0), (4, 0.08)):
+        ap = np.clip(original + shift + rng.normal(0, 0.03, 200), 0, 1)
+        runs.append(dict(generator="pona", factor=k, seed=0, per_query=_per_query(tmp_path, f"pona{k}", ap, 1)))
+        runs.append(dict(generator="duplicate", factor=k, seed=0, per_query=_per_query(tmp_path, f"dup{k}", original, 1)))
+    comparisons = compare_cells(pd.DataFrame(runs), ["pona", "none", "duplicate"], resamples=2000)
+    assert "portion" not in comparisons.columns
+    assert list(comparisons[["generator", "baseline", "factor"]].itertuples(index=False, name=None)) == [
+        ("pona", "none", 2), ("pona", "none", 4), ("pona", "duplicate", 2), ("pona", "duplicate", 4),
+        ("duplicate", "none", 2), ("duplicate", "none", 4)]
+    marks = cell_marks(comparisons)
+    assert marks == {("pona", 4): "▲n ▲d"}
+    assert verdict_lines(comparisons)[1].startswith("pona vs none at K=4: +")
+    paths = write_comparisons(comparisons, tmp_path / "report", "epochs")
+    assert paths["comparisons"].endswith("factor_comparisons.md") and "| pona | none | 4 | 0 |" in open(
+        paths["comparisons"]).read()
+    summary = summarise(results_frame([dict(r, mAP=40.0 + r["factor"], rank1=50.0) for r in runs], axis="factor"),
+                        ["pona", "none", "duplicate"])
+    table = to_markdown(summary, marks).splitlines()
+    assert table[0] == "| generator | K = 2 | K = 4 |"
+    assert table[2] == "| pona | 42.0 (r1 50.0) | 44.0 (r1 50.0) ▲n ▲d |"

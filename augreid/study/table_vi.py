@@ -1,4 +1,5 @@
-"""Table VI of the PoNA paper: re-ID mAP by generator (rows) and kept portion p (columns).
+"""Table VI of the PoNA paper: re-ID mAP by generator (rows) and kept portion p (columns); and its counterpart for
+augmentation by a factor K (columns K = 2, 3, ...; `augreid/factor.py`), where `none` is the original set.
 
 At p = 1.0 nothing is generated, so one shared run fills that column for every generator, as in the paper.
 With several seeds a cell reads `mean ± std`; rank-1 stands beside mAP. `metric` "rank1" (`report.metric`) turns
@@ -20,27 +21,36 @@ from augreid.atomic import atomic_file, atomic_write_text  # noqa: E402
 FULL = 1.0
 # report.metric -> (the leading column, its name in tables, the other column, the other's short name in a cell)
 LEADING = {"map": ("mAP", "mAP", "rank1", "r1"), "rank1": ("rank1", "rank-1", "mAP", "mAP")}
+# the protocol's column -> (its symbol in tables, its name on a plot's axis, the files' stem, the plot's name)
+AXES = {"portion": ("p", "kept portion p", "table_vi", "map_vs_portion"),
+        "factor": ("K", "augmentation factor K", "factor_k", "map_vs_factor")}
 
 
-def results_frame(results: Iterable[dict]) -> pd.DataFrame:
-    """One row per re-ID run: generator, portion, seed, mAP, rank1 (percent)."""
-    frame = pd.DataFrame(list(results), columns=["generator", "portion", "seed", "mAP", "rank1"])
-    return frame.astype({"portion": float, "seed": int, "mAP": float, "rank1": float})
+def axis_of(frame: pd.DataFrame) -> str:
+    """`portion` (Table VI) or `factor` (augmentation by K): which protocol a results or comparisons table holds."""
+    return "factor" if "factor" in frame.columns else "portion"
+
+
+def results_frame(results: Iterable[dict], axis: str = "portion") -> pd.DataFrame:
+    """One row per re-ID run: generator, portion (or factor), seed, mAP, rank1 (percent)."""
+    frame = pd.DataFrame(list(results), columns=["generator", axis, "seed", "mAP", "rank1"])
+    return frame.astype({axis: float, "seed": int, "mAP": float, "rank1": float})
 
 
 def summarise(frame: pd.DataFrame, generators: list[str]) -> pd.DataFrame:
-    """Long table: generator, portion, seeds, mAP mean / std, rank-1 mean / std; the p = 1.0 runs shared by all."""
-    full = frame[frame["portion"] == FULL]
-    partial = frame[frame["portion"] != FULL]
+    """Long table: generator, portion (or factor), seeds, mAP mean / std, rank-1 mean / std; the p = 1.0 runs
+    shared by all."""
+    axis = axis_of(frame)
+    full = frame[frame[axis] == FULL] if axis == "portion" else frame.iloc[:0]
+    partial = frame.drop(full.index)
     expanded = pd.concat([partial] + [full.assign(generator=g) for g in generators if not full.empty],
                          ignore_index=True)
     expanded = expanded[expanded["generator"].isin(generators)]
-    grouped = expanded.groupby(["generator", "portion"])
+    grouped = expanded.groupby(["generator", axis])
     summary = grouped.agg(seeds=("seed", "nunique"), mAP_mean=("mAP", "mean"), mAP_std=("mAP", "std"),
                           rank1_mean=("rank1", "mean"), rank1_std=("rank1", "std")).reset_index()
     summary["generator"] = pd.Categorical(summary["generator"], categories=generators, ordered=True)
-    return summary.sort_values(["generator", "portion"]).reset_index(drop=True).fillna({"mAP_std": 0.0,
-                                                                                           "rank1_std": 0.0})
+    return summary.sort_values(["generator", axis]).reset_index(drop=True).fillna({"mAP_std": 0.0, "rank1_std": 0.0})
 
 
 def _cell(row: pd.Series, metric: str = "map") -> str:
@@ -55,14 +65,14 @@ def cells_note(metric: str = "map") -> str:
 
 
 def to_markdown(summary: pd.DataFrame, marks: dict[tuple[str, float], str] | None = None, metric: str = "map") -> str:
-    """One row per generator, one column per portion, the `metric` leading; `marks` (from the paired comparisons)
-    follow their cells."""
-    marks = marks or {}
-    portions = sorted(summary["portion"].unique())
-    header = "| generator | " + " | ".join(f"p = {p:g}" for p in portions) + " |"
+    """One row per generator, one column per portion (or factor), the `metric` leading; `marks` (from the paired
+    comparisons) follow their cells."""
+    marks, axis = marks or {}, axis_of(summary)
+    portions = sorted(summary[axis].unique())
+    header = "| generator | " + " | ".join(f"{AXES[axis][0]} = {p:g}" for p in portions) + " |"
     lines = [header, "|---|" + "---|" * len(portions)]
     for generator, rows in summary.groupby("generator", observed=True, sort=True):
-        cells = {row["portion"]: " ".join(filter(None, (_cell(row, metric), marks.get((generator, row["portion"])))))
+        cells = {row[axis]: " ".join(filter(None, (_cell(row, metric), marks.get((generator, row[axis])))))
                  for _, row in rows.iterrows()}
         lines.append(f"| {generator} | " + " | ".join(cells.get(p, "") for p in portions) + " |")
     return "\n".join(lines) + "\n"
@@ -71,21 +81,25 @@ def to_markdown(summary: pd.DataFrame, marks: dict[tuple[str, float], str] | Non
 def write_report(summary: pd.DataFrame, out: str | Path, title: str | None = None,
                  marks: dict[tuple[str, float], str] | None = None, notes: str = "", metric: str = "map") -> dict:
     """`table_vi.md` (with `notes` under the table: the marks' legend, the budget), `table_vi.csv` and
-    `map_vs_portion.png` (the leading figure against p) in `out`; returns their paths."""
+    `map_vs_portion.png` (the leading figure against p) in `out`; for a factor table `factor_k.*` and
+    `map_vs_factor.png`. Returns their paths."""
     lead, name, _, _ = LEADING[metric]
-    title = title or f"Table VI: re-ID {name} (%) by kept portion p"
+    axis = axis_of(summary)
+    _, label, stem, plot = AXES[axis]
+    title = title or (f"Table VI: re-ID {name} (%) by kept portion p" if axis == "portion"
+                      else f"Re-ID {name} (%) by augmentation factor K")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"markdown": out / "table_vi.md", "csv": out / "table_vi.csv", "plot": out / "map_vs_portion.png"}
+    paths = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "plot": out / f"{plot}.png"}
     atomic_write_text(paths["markdown"], f"# {title}\n\n{cells_note(metric)}\n\n"
                       + to_markdown(summary, marks, metric) + (f"\n{notes}\n" if notes else ""))
     with atomic_file(paths["csv"]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.3f", lineterminator="\n")
     figure, axes = plt.subplots(figsize=(6, 4))
     for generator, rows in summary.groupby("generator", observed=True, sort=True):
-        axes.errorbar(rows["portion"], rows[f"{lead}_mean"], yerr=rows[f"{lead}_std"], marker="o", capsize=3,
+        axes.errorbar(rows[axis], rows[f"{lead}_mean"], yerr=rows[f"{lead}_std"], marker="o", capsize=3,
                       label=generator)
-    axes.set(xlabel="kept portion p", ylabel=f"{name} (%)", title=title)
+    axes.set(xlabel=label, ylabel=f"{name} (%)", title=title)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
