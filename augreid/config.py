@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 
 from augreid.errors import InputError
+from augreid.factor import parse_poses
 
 T = TypeVar("T")
 
@@ -181,12 +182,19 @@ class GFLATrainingConfig:
 class AugmentationConfig:
     """How `augreid.generate` fills the missing images in the flow: which kept image conditions each (`nearest`
     pose or `random`, the paper's plainest reading of "conditioned on preserved images"), and what to do with a
-    missing image whose pose lacks a shoulder or hip (`generate`, `copy` the condition, `skip` the slot)."""
+    missing image whose pose lacks a shoulder or hip (`generate`, `copy` the condition, `skip` the slot); with a
+    factor K, where the added images' poses come from (`pool` or `canonical N`) and what an image without
+    shoulders or hips adds (the same three policies)."""
 
     condition: str = "nearest"
     unposed: str = "generate"
+    poses: str = "pool"
 
     def __post_init__(self) -> None:
+        try:
+            parse_poses(self.poses)
+        except InputError:
+            raise ValueError(f"poses must be 'pool' or 'canonical N' with N >= 1, got '{self.poses}'") from None
         if self.condition not in ("nearest", "random"):
             raise ValueError(f"condition must be nearest or random, got '{self.condition}'")
         if self.unposed not in ("generate", "copy", "skip"):

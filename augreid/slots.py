@@ -1,15 +1,16 @@
-"""`python -m augreid.slots --data-root DIR --portions P ... --out DIR`: the images a study needs from a generator
-that runs elsewhere, as inputs to its authors' own test script.
+"""`python -m augreid.slots --data-root DIR --portions P ... [--factors K ...] --out DIR`: the images a study needs
+from a generator that runs elsewhere, as inputs to its authors' own test script.
 
 For each portion and seed it makes the choices `augreid.generate` makes (kept images, and for every missing image
-its condition image and target pose), and adds the test pairs that the quality table scores (the data root's
+its condition image and target pose), the same for each factor K (every image the condition of K-1 target poses),
+and adds the test pairs that the quality table scores (the data root's
 `market-pairs-test.csv`, else the config's seeded pairs). Each (condition, target) pair is one image to make.
 They are written in the format the PATN-family test scripts read, one folder per batch:
 
     OUT/batch_1/test/                       condition images, and a stand-in for every target image
     OUT/batch_1/market-annotation-test.csv  keypoints of both (PATN format)
     OUT/batch_1/market-pairs-test.csv       from,to
-    OUT/slots.csv                           every pair: kind (slot or test), portion, seed, batch
+    OUT/slots.csv                           every pair: kind (slot or test), portion or factor, seed, batch
     OUT/export.json                         the inputs, counts and the stand-in rule
 
 Those scripts also open the target image of each pair, which does not exist for a missing slot. Its stand-in is
@@ -34,27 +35,32 @@ from augreid.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.conditions import MODES
 from augreid.config import load_config
 from augreid.errors import InputError, exit_on_input_error
-from augreid.generate import UNPOSED_POLICIES, plan_augmentation
+from augreid.factor import Poses, check_factor, parse_poses
+from augreid.generate import UNPOSED_POLICIES, plan_augmentation, plan_by_factor
 from augreid.market import TEST_PAIRS, annotation_file, check_complete, scan_split
 from augreid.output import check_output
 from augreid.portion import check_portion
 from augreid.quality import test_pairs
 
-SLOT_COLUMNS = ["kind", "portion", "seed", "from", "to", "batch"]
+SLOT_COLUMNS = ["kind", "portion", "factor", "seed", "from", "to", "batch"]
 
 
-def study_slots(data_root: Path, portions: list[float], seeds: list[int], condition_mode: str,
-                unposed: str) -> pd.DataFrame:
-    """One row per generated image of each (portion, seed) cell: kind `slot`, portion, seed, from, to."""
+def study_slots(data_root: Path, portions: list[float], seeds: list[int], condition_mode: str, unposed: str,
+                factors: list[int] = (), poses: Poses = Poses()) -> pd.DataFrame:
+    """One row per generated image of each (portion, seed) and (factor, seed) cell: kind `slot`, portion or factor,
+    seed, from, to."""
     train = scan_split(data_root, "train")
     annotations = read_annotations(annotation_file(data_root, "train"))
     cells = []
     for seed in seeds:
-        for portion in portions:
-            manifest = plan_augmentation(train, annotations, portion, seed, "slot", condition_mode, unposed)
+        plans = [({"portion": portion}, plan_augmentation(train, annotations, portion, seed, "slot", condition_mode,
+                                                          unposed)) for portion in portions]
+        plans += [({"factor": factor}, plan_by_factor(train, annotations, factor, poses, seed, "slot", unposed))
+                  for factor in factors]
+        for cell, manifest in plans:
             generated = manifest[manifest["source"] == "generated"]
-            cells.append(pd.DataFrame({"kind": "slot", "portion": portion, "seed": seed,
-                                       "from": generated["condition"], "to": generated["target"]}))
+            cells.append(pd.DataFrame({"kind": "slot", "portion": cell.get("portion"), "factor": cell.get("factor"),
+                                       "seed": seed, "from": generated["condition"], "to": generated["target"]}))
     return pd.concat(cells, ignore_index=True)
 
 
@@ -91,12 +97,14 @@ def write_batch(folder: Path, pairs: pd.DataFrame, images: dict[str, Path], keyp
 
 def export_slots(data_root: str | Path, out: str | Path, portions: list[float], seeds: list[int],
                  condition_mode: str = "nearest", unposed: str = "generate", test_count: int = 400,
-                 test_seed: int = 0, with_test_pairs: bool = True) -> dict:
+                 test_seed: int = 0, with_test_pairs: bool = True, factors: list[int] = (),
+                 poses: str = "pool") -> dict:
     """Write the study's pairs as batches for a test script elsewhere; returns the export's summary."""
     data_root = Path(data_root)
     portions = [check_portion(p) for p in portions if p != 1.0]
-    if not portions or not seeds:
-        raise InputError("--portions (below 1) and --seeds must each name at least one value")
+    factors, poses = [check_factor(k) for k in factors], parse_poses(poses)
+    if not (portions or factors) or not seeds:
+        raise InputError("--portions (below 1) or --factors, and --seeds must each name at least one value")
     if condition_mode not in MODES:
         raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
     if unposed not in UNPOSED_POLICIES:
@@ -107,7 +115,7 @@ def export_slots(data_root: str | Path, out: str | Path, portions: list[float], 
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out}: exists and is not empty (choose another --out)")
     check_complete(data_root)
-    slots = study_slots(data_root, portions, seeds, condition_mode, unposed)
+    slots = study_slots(data_root, portions, seeds, condition_mode, unposed, factors, poses)
     images = {name: Path(path) for name, path in scan_split(data_root, "train")[["name", "path"]].values}
     keypoints = read_annotations(annotation_file(data_root, "train"))
     parts = [slots]
@@ -118,7 +126,7 @@ def export_slots(data_root: str | Path, out: str | Path, portions: list[float], 
         images.update({name: Path(path) for name, path in scan_split(data_root, "gallery")[["name", "path"]].values})
         keypoints = Annotations(keypoints.names + test_keypoints.names,
                                 np.concatenate([keypoints.keypoints, test_keypoints.keypoints]))
-    table = pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True).astype({"factor": "Int64"})
     pairs = table.drop_duplicates(["from", "to"]).reset_index(drop=True)
     pairs["batch"] = assign_batches(pairs)
     table = table.merge(pairs[["from", "to", "batch"]], on=["from", "to"])[SLOT_COLUMNS]
@@ -133,7 +141,8 @@ def export_slots(data_root: str | Path, out: str | Path, portions: list[float], 
         summary = {
             "inputs": {"data_root": str(data_root.resolve()),
                        "annotations_sha256": file_sha256(annotation_file(data_root, "train")),
-                       "portions": portions, "seeds": seeds, "condition": condition_mode, "unposed": unposed,
+                       "portions": portions, "factors": factors, "poses": str(poses), "seeds": seeds,
+                       "condition": condition_mode, "unposed": unposed,
                        "test_pairs": (str(data_root / TEST_PAIRS) if (data_root / TEST_PAIRS).is_file()
                                       else f"{test_count} drawn with seed {test_seed}") if with_test_pairs else None},
             "counts": {"slots": int((table["kind"] == "slot").sum()), "test_pairs": int((table["kind"] == "test").sum()),
@@ -157,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="a new folder for the batches")
     parser.add_argument("--config", type=Path, help="YAML config: its augmentation and quality sections give the "
                                                     "defaults of --condition, --unposed and the test pairs")
-    parser.add_argument("--portions", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])
+    parser.add_argument("--portions", type=float, nargs="*", default=[0.2, 0.4, 0.6, 0.8],
+                        help="kept portions p (none given: only the factors)")
+    parser.add_argument("--factors", type=int, nargs="+", default=[], help="factors K of augmentation by K")
+    parser.add_argument("--poses", nargs="+", metavar="MODE",
+                        help="the factors' poses: pool or canonical N (default: the config's, else pool)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--condition", help="nearest or random (default: the config's, else nearest)")
     parser.add_argument("--unposed", help="generate, copy or skip (default: the config's, else generate)")
@@ -168,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         args.data_root, args.out, args.portions, args.seeds,
         args.condition or (config.augmentation.condition if config else "nearest"),
         args.unposed or (config.augmentation.unposed if config else "generate"),
-        config.quality.pairs if config else 400, config.quality.seed if config else 0, not args.no_test_pairs)
-    counts = summary["counts"]
-    print(f"{summary['out']}: {counts['slots']} slots of {len(summary['inputs']['portions']) * len(args.seeds)} cells "
+        config.quality.pairs if config else 400, config.quality.seed if config else 0, not args.no_test_pairs,
+        args.factors, " ".join(args.poses) if args.poses else config.augmentation.poses if config else "pool")
+    counts, inputs = summary["counts"], summary["inputs"]
+    cells = (len(inputs["portions"]) + len(inputs["factors"])) * len(args.seeds)
+    print(f"{summary['out']}: {counts['slots']} slots of {cells} cells "
           f"and {counts['test_pairs']} test pairs = {counts['images_to_make']} images to make, in "
           f"{counts['batches']} batch folders (test/, market-annotation-test.csv, {TEST_PAIRS}); every target image "
           "there is a stand-in, a copy of its pair's condition image")

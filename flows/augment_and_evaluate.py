@@ -3,7 +3,9 @@
 prepare data -> (1) train each generator once, and re-ID on the full set (p = 1.0) per seed -> (2) score each
 generator's test images (SSIM, mask-SSIM, PSNR, and their identity under the full set's seed-0 re-ID model), and
 for each generator x portion x seed: generate -> train re-ID -> evaluate -> (3) report: Table VI with the marks
-of the paired comparisons against `none` and `duplicate`, the comparisons, the quality table. Each training is a
+of the paired comparisons against `none` and `duplicate`, the comparisons, the quality table. With `factors`, the
+same for each generator x factor K x seed (every image kept, K-1 added per image: `augreid/factor.py`), reported
+as a second table whose `none` is the full set's run. Each training is a
 child flow `train-generator`, each scoring a child flow `score-generator` and each (generator, portion, seed) a
 child flow `augment-and-reid`: in this process one after the other, or with `fan_out` set, as flow runs of the
 deployments `<child>/<fan_out>` that the work pool's workers run side by side (one worker per GPU).
@@ -30,6 +32,7 @@ from augreid.config import load_config
 from augreid.errors import InputError
 from augreid.device import cores
 from augreid.conditions import MODES
+from augreid.factor import parse_poses
 from augreid.config import GENERATOR_NAMES
 from augreid.generate import CONTROLS
 from augreid.generators import check_architecture
@@ -46,6 +49,7 @@ from flows.workers import worker_processes
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
 # (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists
 Portion = Annotated[float, Field(gt=0.0, le=1.0, description="portion p of each identity's images kept")]
+Factor = Annotated[int, Field(ge=2, description="augmentation factor K: K-1 images added per training image")]
 Parallel = Annotated[int, Field(ge=1, description="children at once on this machine")]
 # a generator: built in or a control; an installed plugin's NAME; NAME=CHECKPOINT (a built-in's or a plugin's, e.g.
 # converted published weights); external:NAME=DIR (images made elsewhere). Which plugins exist is the business of
@@ -60,8 +64,10 @@ POLL_SECONDS = 2.0
 
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
-                     seeds: list[int], parallel: int = 1, output: str = "outputs/flow") -> None:
+                     seeds: list[int], parallel: int = 1, output: str = "outputs/flow", factors: list[int] | None = None,
+                     poses: str | None = None) -> None:
     """Fail fast, before any training, with a message naming the bad parameter."""
+    factors = factors or []
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
     specs = generator_specs(generators)
@@ -72,8 +78,11 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     bad = [p for p in portions if not 0.0 < p <= 1.0]
     if bad:
         raise ValueError(f"portions: {bad[0]} is outside (0, 1]")
-    if not portions or not generators or not seeds:
-        raise ValueError("portions, generators and seeds must each name at least one value")
+    too_small = [k for k in factors if k < 2]
+    if too_small:
+        raise ValueError(f"factors: {too_small[0]} is below 2 (K = 1 is the original set)")
+    if not (portions or factors) or not generators or not seeds:
+        raise ValueError("portions (or factors), generators and seeds must each name at least one value")
     if data_root is not None:
         if not Path(data_root).is_dir():
             raise ValueError(f"data_root: {data_root} does not exist")
@@ -85,6 +94,13 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
                              f"be estimated here: {unavailable()}")
     check_output(output, data_root)
     settings = load_config(config)  # a bad config file fails here too
+    try:
+        chosen = parse_poses(poses or settings.augmentation.poses)
+    except InputError:
+        raise ValueError(f"poses: '{poses}' is neither 'pool' nor 'canonical N' with N >= 1") from None
+    if chosen.mode == "canonical" and factors and max(factors) - 1 > chosen.count:
+        raise ValueError(f"factors: K = {max(factors)} adds {max(factors) - 1} poses per image, more than the "
+                         f"{chosen.count} canonical poses")
     for text, spec in specs.items():
         if spec.kind == "model" and spec.path is None:  # trained here
             check_architecture(spec.label, settings.generators.architecture(spec.label))
@@ -155,15 +171,17 @@ def score_generator_flow(checkpoint: dict, data: dict, config: str, config_sha25
 
 
 @flow(name="augment-and-reid")
-def augment_and_reid(generator: str, portion: float, seed: int, data: dict, checkpoint: dict | None, config: str,
-                     config_sha256: str, augmented_out: str | None, reid_out: str, filling: dict | None = None) -> dict:
+def augment_and_reid(generator: str, portion: float | None, seed: int, data: dict, checkpoint: dict | None,
+                     config: str, config_sha256: str, augmented_out: str | None, reid_out: str,
+                     filling: dict | None = None, factor: int | None = None) -> dict:
     """One cell of Table VI: fill the missing (1 - p) with the generator (`filling`: the condition mode and the
     unposed policy), then train and evaluate re-ID. At p = 1.0 nothing is missing and re-ID trains on the data
-    set itself."""
+    set itself. Or one cell of the factor table: K-1 images added per image (`filling`: the poses and the unposed
+    policy)."""
     seconds = {}
-    if portion != FULL:
+    if factor is not None or portion != FULL:
         data, seconds["generation"] = timed(cached(augment_task, augmented_out, AUGMENTED_MARKER), portion, data,
-                                            generator, checkpoint, seed, augmented_out, filling)
+                                            generator, checkpoint, seed, augmented_out, filling, factor)
     _, seconds["re-ID runs"] = timed(cached(reid_task, reid_out, REID_MARKER), data, config, config_sha256, seed,
                                      reid_out)
     return seconds
@@ -213,13 +231,16 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                          portions: list[Portion] = DEFAULT_PORTIONS, generators: list[Generator] = DEFAULT_GENERATORS,
                          seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
                          fan_out: str | None = None, parallel: Parallel = 1,
-                         condition: Condition | None = None) -> dict:
+                         condition: Condition | None = None, factors: list[Factor] = [],  # noqa: B006
+                         poses: str | None = None) -> dict:
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed. `parallel`:
     children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two).
-    `condition`: which kept image conditions each generated one (default: the config's `augmentation.condition`)."""
+    `condition`: which kept image conditions each generated one (default: the config's `augmentation.condition`).
+    `factors`: also augment the full set by each factor K, reported in a second table (`portions` may then be
+    empty); `poses`: where the added poses come from, `pool` or `canonical N` (default: the config's)."""
     started = time.perf_counter()
     try:
-        check_parameters(config, data_root, portions, generators, seeds, parallel, output)
+        check_parameters(config, data_root, portions, generators, seeds, parallel, output, factors, poses)
         if fan_out is not None:
             check_fan_out(fan_out)
     except (InputError, ValueError) as err:
@@ -227,6 +248,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     config_sha256 = file_sha256(config)
     augmentation = load_config(config).augmentation
     filling = {"condition": condition or augmentation.condition, "unposed": augmentation.unposed}
+    factor_filling = {"poses": poses or augmentation.poses, "unposed": augmentation.unposed}
     root = Path(output)
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
@@ -253,12 +275,26 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                     config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
                     reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
 
+    def factor_cell(generator: str, factor: int, seed: int) -> dict:
+        if generator == "none":  # the original set
+            return cell("none", FULL, seed)
+        key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
+        added = "" if generator in CONTROLS else "_" + factor_filling["poses"].replace(" ", "")
+        name = f"{labels[generator]}_k{factor}_s{seed}{added}_{factor_filling['unposed']}_{key}"
+        return dict(generator=generator, portion=None, factor=factor, seed=seed, data=data,
+                    checkpoint=checkpoints.get(generator), config=config, config_sha256=config_sha256,
+                    augmented_out=str(root / "augmented" / name), reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"),
+                    filling=factor_filling)
+
     # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
     # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
-    full_seeds = [s for s in seeds if FULL in portions or (specs and s == seeds[0])]
+    full_seeds = [s for s in seeds if FULL in portions or factors or (specs and s == seeds[0])]
     full_cells = [cell("none", FULL, seed) for seed in full_seeds]
     partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
-    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
+    # `real` has no image in a new pose; `none` by a factor is the full set's run
+    by_factor = [(g, k, seed) for seed in seeds for g in generators for k in factors if g not in ("real", "none")]
+    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS] \
+        + [factor_cell(g, k, seed) for g, k, seed in by_factor if g in CONTROLS]
     seconds = run_children([(train_generator_flow, dict(generator=g, data=data, config=config,
                                                         config_sha256=config_sha256, out=out))
                             for g, out in generator_outs.items()]
@@ -270,7 +306,8 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                                                else f"{labels[g]}_{source['sha256'][:8]}_{tag}"))
                     for g, source in checkpoints.items()}
     reid_model = finished_reid_model(full_cells[0]["reid_out"]) if specs else None
-    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
+    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs] \
+        + [factor_cell(g, k, seed) for g, k, seed in by_factor if g in specs]
     seconds += run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
                                                          config_sha256=config_sha256, reid_model=reid_model, out=out))
                              for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in model_cells],
@@ -278,21 +315,28 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     quality = {labels[g]: finished_quality(out) for g, out in quality_outs.items()}
 
     # (3) the report
-    cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
+    cells = sorted((c for c in control_cells + model_cells if "factor" not in c),
+                   key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
     reported = [c for c in full_cells if FULL in portions] + cells
     results = [{"generator": labels.get(c["generator"], c["generator"]), "portion": c["portion"], "seed": c["seed"],
-                "per_query": str(Path(c["reid_out"]) / "per_query.csv"),
-                **{k: finished_reid(c["reid_out"])[k] for k in ("mAP", "rank1", "steps", "budget")},
-                # a run from before the rule was recorded used torchreid's
-                "map_rule": finished_reid(c["reid_out"]).get("map_rule", "torchreid")}
-               for c in reported]
+                **finished_run(c)} for c in reported]
+    factor_results = [{"generator": labels[g], "factor": k, "seed": seed, **finished_run(factor_cell(g, k, seed))}
+                      for seed in seeds for g in generators for k in factors if g != "real"]
     lowest = {labels[c["generator"]]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
               if c["generator"] in specs}  # the most generated images, first seed
     galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
     report, report_seconds = timed(report_task, results, [labels[g] for g in generators], galleries, quality, output,
-                                   filling, load_config(config).report.metric)
+                                   filling, load_config(config).report.metric, factor_results, factor_filling)
     work = {"data": data_seconds, **seconds, "report": report_seconds}
     return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
+
+
+def finished_run(cell: dict) -> dict:
+    """What the report needs of a cell's finished re-ID run: its per-query table, mAP, rank-1, steps, budget, rule."""
+    metrics = finished_reid(cell["reid_out"])
+    # a run from before the rule was recorded used torchreid's
+    return {"per_query": str(Path(cell["reid_out"]) / "per_query.csv"), "map_rule": metrics.get("map_rule", "torchreid"),
+            **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}}
 
 
 def time_breakdown(seconds: dict[str, float], wall: float, parallel: int) -> str:
@@ -310,31 +354,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.augment_and_evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--data-root", help="a Market-1501-layout folder (default: the synthetic set)")
-    parser.add_argument("--portions", type=float, nargs="+", default=DEFAULT_PORTIONS)
+    parser.add_argument("--portions", type=float, nargs="*", default=DEFAULT_PORTIONS,
+                        help="kept portions p of Table VI (none given: only the factors)")
     parser.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--output", default="outputs/flow")
     parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
                                                                "its share of the cores)")
     parser.add_argument("--condition", choices=MODES, help="nearest or random (default: the config's)")
+    parser.add_argument("--factors", type=int, nargs="+", default=[],
+                        help="also augment the full set by each factor K (K-1 images added per image)")
+    parser.add_argument("--poses", nargs="+", metavar="MODE",
+                        help="the factors' added poses: pool or canonical N (default: the config's)")
     args = parser.parse_args(argv)
+    poses = " ".join(args.poses) if args.poses else None
     try:
         check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel,
-                         args.output)
+                         args.output, args.factors, poses)
     except Exception as err:  # InputError from the config loader, ValueError from the checks
         print(f"error: {err}", file=sys.stderr)
         return 2
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output,
-                                  parallel=args.parallel, condition=args.condition)
-    print(f"\n{report['heading']}\n\n{report['table']}\n{report['notes']}\n")
+                                  parallel=args.parallel, condition=args.condition, factors=args.factors,
+                                  poses=poses)
+    for prefix in ("", "factor_"):
+        if report[f"{prefix}table"]:
+            print(f"\n{report[f'{prefix}heading']}\n\n{report[f'{prefix}table']}\n{report[f'{prefix}notes']}\n")
     if report["quality_table"]:
         print(f"Generation quality on test pairs\n\n{report['quality_table']}")
         print("\n".join(report["identity"]) + "\n")
     print("report: " + ", ".join(report["paths"].values()))
     print(time_breakdown(report["seconds"], report["wall_seconds"], args.parallel))
-    if report["verdicts"]:
-        print("\nVerdicts (Δ mAP, 95% interval):\n" + "\n".join(report["verdicts"]))
+    verdicts = report["verdicts"] + report["factor_verdicts"]
+    if verdicts:
+        print("\nVerdicts (Δ, 95% interval):\n" + "\n".join(verdicts))
     return 0
 
 

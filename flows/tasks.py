@@ -21,6 +21,7 @@ from augreid.annotate import annotate, report_lines
 from augreid.atomic import atomic_write_text, file_sha256, files_digest
 from augreid.config import load_config
 from augreid.gallery import write_gallery
+from augreid.factor import parse_poses
 from augreid.generate import augment, generator_spec, unposed_line
 from augreid.generators.plugins import plugin_digest
 from augreid.generators.source import GeneratorSpec
@@ -29,7 +30,7 @@ from augreid.quality import evaluate, identity_summary, pckh_summary, quality_ta
 from augreid.reid import train_reid
 from augreid.synthetic import build_synthetic_market
 from augreid.study.comparisons import cell_marks, compare_cells, legend, verdict_lines, write_comparisons
-from augreid.study.table_vi import LEADING, cells_note, results_frame, summarise, to_markdown, write_report
+from augreid.study.table_vi import AXES, LEADING, cells_note, results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
 from flows.workers import in_worker
 
@@ -131,15 +132,18 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
 
 
 @task(**CACHED)
-def augment_task(portion: float, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str,
-                 filling: dict) -> dict:
+def augment_task(portion: float | None, data: dict, generator: str, checkpoint: dict | None, seed: int, out: str,
+                 filling: dict, factor: int | None = None) -> dict:
+    """The augmented set by a portion p kept (`filling`: condition, unposed) or by a factor K (`filling`: poses,
+    unposed)."""
     summary = in_worker(augment, portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None,
-                        seed, out, filling["condition"], progress=False, unposed=filling["unposed"])
-    counts = summary["counts"]
+                        seed, out, filling.get("condition", "nearest"), progress=False, unposed=filling["unposed"],
+                        factor=factor, poses=filling.get("poses", "pool"))
+    counts, cell = summary["counts"], f"p={portion:g}" if factor is None else f"K={factor}"
     speed = f"{summary['images_per_second']} images/s" if summary["images_per_second"] else "nothing generated"
-    get_run_logger().info("%s p=%g: %d kept + %d filled = %d training images (%s)", generator, portion,
+    get_run_logger().info("%s %s: %d kept + %d filled = %d training images (%s)", generator, cell,
                           counts["kept"], counts["filled"], counts["training_images"], speed)
-    get_run_logger().info("%s p=%g: %s", generator, portion, unposed_line(summary["unposed"]))
+    get_run_logger().info("%s %s: %s", generator, cell, unposed_line(summary["unposed"]))
     return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 
@@ -164,9 +168,8 @@ MAP_RULES = {"torchreid": "torchreid's average precision (the mean precision at 
              "devkit": "the Market-1501 devkit's average precision (trapezoid rule, as the PoNA paper's baseline)"}
 
 
-def protocol_note(results: list[dict], filling: dict) -> str:
-    """The filling's condition mode and unposed policy, the re-ID runs' budget and mAP rule, in the report's
-    words."""
+def budget_note(results: list[dict]) -> str:
+    """The re-ID runs' budget and mAP rule, in the report's words."""
     budgets = sorted({r["budget"] for r in results})
     steps = sorted({r["steps"] for r in results})
     if budgets == ["steps"]:
@@ -175,24 +178,79 @@ def protocol_note(results: list[dict], filling: dict) -> str:
         budget = (f"Re-ID budget: {', '.join(budgets)} (the same epochs whatever the set's size: "
                   f"{steps[0]} to {steps[-1]} optimizer steps).")
     rules = sorted({r["map_rule"] for r in results})
+    return f"{budget} mAP: " + "; ".join(MAP_RULES[rule] for rule in rules) + "."
+
+
+def protocol_note(results: list[dict], filling: dict) -> str:
+    """The filling's condition mode and unposed policy, the re-ID runs' budget and mAP rule."""
     return (f"Missing images conditioned on the {CONDITIONS[filling['condition']]}; those without shoulders or hips "
-            f"{UNPOSED[filling['unposed']]}. {budget} mAP: " + "; ".join(MAP_RULES[rule] for rule in rules) + ".")
+            f"{UNPOSED[filling['unposed']]}. {budget_note(results)}")
+
+
+FACTOR_UNPOSED = {"generate": "generated like the others", "copy": "copies of the image", "skip": "not added"}
+
+
+def factor_note(results: list[dict], filling: dict) -> str:
+    """Augmentation by K: where the added poses came from, the unposed policy, what `none` is, the budget."""
+    poses = parse_poses(filling["poses"])
+    source = ("drawn from the poses of other training images with shoulders and hips" if poses.mode == "pool" else
+              f"the {poses.count} canonical poses (k-means on centred, scale-normalised training poses), in turn")
+    return (f"Every training image kept and K-1 added, conditioned on it, in poses {source}; the additions of an "
+            f"image without shoulders or hips {FACTOR_UNPOSED[filling['unposed']]}. `none` is the original set (one "
+            f"run per seed, the same at every K). {budget_note(results)}")
+
+
+PROTOCOLS = {  # axis -> (artifact and path key prefix, the table's description)
+    "portion": ("", "by generator and kept portion"),
+    "factor": ("factor_", "by generator and augmentation factor K"),
+}
+
+
+def protocol_report(results: list[dict], generators: list[str], report: Path, note: str, metric: str,
+                    axis: str) -> dict:
+    """One protocol's table (markdown with the comparisons' marks, CSV, plot; `metric` leading) and its paired
+    comparisons, written under `report` and published as artifacts."""
+    prefix, description = PROTOCOLS[axis]
+    runs = pd.DataFrame(results)
+    comparisons = compare_cells(runs, generators, metric=metric)
+    marks = cell_marks(comparisons)
+    notes = f"{note}\n\n{legend(metric, axis)}" if not comparisons.empty else note
+    summary = summarise(results_frame(results, axis), generators)
+    paths = write_report(summary, report, marks=marks, notes=notes, metric=metric)
+    paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
+    markdown, name = to_markdown(summary, marks, metric), LEADING[metric][1]
+    title = f"Table VI: re-ID {name} (%)" if axis == "portion" else f"Re-ID {name} (%) by augmentation factor K"
+    files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
+    key = prefix.replace("_", "-")
+    create_markdown_artifact(markdown=f"# {title}\n\n{cells_note(metric)}\n\n{markdown}\n{notes}\n\n{files}\n",
+                             key="table-vi" if axis == "portion" else "factor-k",
+                             description=f"re-ID {name} {description}")
+    create_markdown_artifact(markdown=Path(paths["comparisons"]).read_text(), key=f"{key}comparisons",
+                             description=f"each generator against none and duplicate at the same "
+                                         f"{AXES[axis][0]}: Δ mAP / rank-1, 95% intervals")
+    create_image_artifact(png_data_url(paths["plot"]), key=f"map-vs-{axis}", description=f"{name} against {AXES[axis][1]}")
+    verdicts = verdict_lines(comparisons)
+    get_run_logger().info("%s\n%s\n%s", title, markdown, "\n".join(verdicts))
+    heading = f"{title} ({'r1 rank-1' if metric == 'map' else 'mAP in brackets'})"
+    return {"paths": {f"{prefix}{k}": v for k, v in paths.items()}, "table": markdown, "heading": heading,
+            "notes": notes, "verdicts": verdicts}
 
 
 @task
 def report_task(results: list[dict], generators: list[str], galleries: dict[str, dict], quality: dict[str, dict],
-                output: str, filling: dict, metric: str = "map") -> dict:
-    """Table VI (markdown with the comparisons' marks, CSV, plot; `metric` leading), the paired comparisons, the
+                output: str, filling: dict, metric: str = "map", factor_results: list[dict] | None = None,
+                factor_filling: dict | None = None) -> dict:
+    """Table VI (when portions ran) and the factor table (when factors ran), each with its paired comparisons; the
     quality table and one gallery per generator under `output/report/`, also published as artifacts: the tables
-    as markdown, the plot and the galleries as images."""
+    as markdown, the plots and the galleries as images."""
     report = Path(output) / "report"
-    runs = pd.DataFrame(results)
-    comparisons = compare_cells(runs, generators, metric=metric)
-    marks, protocol = cell_marks(comparisons), protocol_note(results, filling)
-    notes = f"{protocol}\n\n{legend(metric)}" if not comparisons.empty else protocol
-    summary = summarise(results_frame(results), generators)
-    paths = write_report(summary, report, marks=marks, notes=notes, metric=metric)
-    paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
+    empty = {"paths": {}, "table": "", "heading": "", "notes": "", "verdicts": []}
+    table_vi = protocol_report(results, generators, report, protocol_note(results, filling), metric, "portion") \
+        if results else empty
+    by_factor = protocol_report(factor_results, [g for g in generators if g != "real"], report,
+                                factor_note(factor_results, factor_filling), metric, "factor") \
+        if factor_results else empty
+    paths = {**table_vi["paths"], **by_factor["paths"]}
     quality_markdown = quality_table(quality) if quality else ""
     if quality:
         paths["quality"] = str(report / "quality.md")
@@ -203,19 +261,11 @@ def report_task(results: list[dict], generators: list[str], galleries: dict[str,
     for generator, sets in galleries.items():
         if write_gallery(sets["augmented"], sets["source"], report / f"gallery_{generator}.png"):
             paths[f"gallery_{generator}"] = str(report / f"gallery_{generator}.png")
-    markdown = to_markdown(summary, marks, metric)
-    name = LEADING[metric][1]
-    files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
-    create_markdown_artifact(markdown=f"# Table VI: re-ID {name} (%)\n\n{cells_note(metric)}\n\n{markdown}\n{notes}\n\n"
-                                      f"{files}\n", key="table-vi", description=f"re-ID {name} by generator and kept portion")
-    create_markdown_artifact(markdown=Path(paths["comparisons"]).read_text(), key="comparisons",
-                             description="each generator against none and duplicate: Δ mAP / rank-1, 95% intervals")
-    create_image_artifact(png_data_url(paths["plot"]), key="map-vs-portion", description=f"{name} against kept portion")
     for key in (k for k in paths if k.startswith("gallery_")):
         create_image_artifact(png_data_url(paths[key]), key=key.replace("_", "-"),
                               description="condition | target pose | generated | real")
-    verdicts = verdict_lines(comparisons)
-    get_run_logger().info("Table VI\n%s\n%s", markdown, "\n".join(verdicts))
-    heading = f"Table VI: re-ID {name} (%) ({'r1 rank-1' if metric == 'map' else 'mAP in brackets'})"
-    return {"paths": paths, "table": markdown, "heading": heading, "notes": notes, "quality_table": quality_markdown,
-            "identity": identity_summary(quality), "verdicts": verdicts}
+    return {"paths": paths, "table": table_vi["table"], "heading": table_vi["heading"], "notes": table_vi["notes"],
+            "verdicts": table_vi["verdicts"], "factor_table": by_factor["table"],
+            "factor_heading": by_factor["heading"], "factor_notes": by_factor["notes"],
+            "factor_verdicts": by_factor["verdicts"], "quality_table": quality_markdown,
+            "identity": identity_summary(quality)}

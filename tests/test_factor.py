@@ -207,3 +207,29 @@ def test_bad_factor_inputs_exit_2_before_writing(tmp_path, small_synthetic):
     assert not (tmp_path / "out").exists()
     ok = _cli("--factor", "2", *common)
     assert ok.returncode == 0 and "kept + " in ok.stdout and "(K = 2)" in ok.stdout and "verified" in ok.stdout
+
+
+def test_a_generator_elsewhere_fills_the_factor_slots(tmp_path, small_synthetic):
+    """`augreid.slots --factors 2` exports each image with its drawn pose; an outside script (the mirror) draws
+    them, and `generate --factor 2 --generator external:mirror` reads them back, one per image."""
+    from augreid.generators.source import GeneratorSpec
+    from augreid.images import load_image
+    from augreid.slots import export_slots
+    from test_external import MIRROR
+
+    summary = export_slots(small_synthetic, tmp_path / "slots", [], [0], factors=[2], with_test_pairs=False)
+    train, annotations = _source(small_synthetic)
+    assert summary["counts"]["slots"] == len(train) and summary["inputs"]["factors"] == [2]
+    table = pd.read_csv(tmp_path / "slots" / "slots.csv")
+    assert (table["factor"] == 2).all() and table["portion"].isna().all()
+    for batch in sorted((tmp_path / "slots").glob("batch_*")):
+        subprocess.run([sys.executable, str(MIRROR), str(batch), str(tmp_path / "results")], check=True)
+    spec = GeneratorSpec("mirror", "external", str(tmp_path / "results"), pattern="patn")
+    result = augment(None, small_synthetic, spec, factor=2, out=tmp_path / "aug", progress=False)
+    assert result["counts"]["generated_now"] == len(train)
+    manifest = pd.read_csv(tmp_path / "aug" / "manifest.csv", keep_default_na=False)
+    row = manifest[manifest["source"] == "generated"].iloc[0]
+    drawn = load_image(tmp_path / "aug" / "bounding_box_train" / row["name"]).astype(int)
+    condition = load_image(small_synthetic / "bounding_box_train" / row["condition"]).astype(int)
+    mirrored, unmirrored = np.abs(drawn - condition[:, ::-1]).mean(), np.abs(drawn - condition).mean()
+    assert mirrored < 0.5 * unmirrored, (mirrored, unmirrored)  # the condition mirrored (JPEG-encoded twice since)

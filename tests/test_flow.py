@@ -47,6 +47,14 @@ def test_bad_parameters_fail_fast(tiny_config, tmp_path):
         check_parameters(tiny_config, str(tmp_path / "absent"), [0.5], ["pona"], [0])
     with pytest.raises(ValueError, match="parallel: 0 must be at least 1"):
         check_parameters(tiny_config, None, [0.5], ["pona"], [0], parallel=0)
+    with pytest.raises(ValueError, match=r"factors: 1 is below 2 \(K = 1 is the original set\)"):
+        check_parameters(tiny_config, None, [0.5], ["pona"], [0], factors=[2, 1])
+    with pytest.raises(ValueError, match="portions \\(or factors\\), generators and seeds must each name"):
+        check_parameters(tiny_config, None, [], ["pona"], [0])
+    with pytest.raises(ValueError, match="poses: 'canonical' is neither 'pool' nor 'canonical N'"):
+        check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2], poses="canonical")
+    with pytest.raises(ValueError, match="factors: K = 5 adds 4 poses per image, more than the 3 canonical poses"):
+        check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2, 5], poses="canonical 3")
     (tmp_path / "market").mkdir()
     with pytest.raises(InputError, match="missing Market-1501 split folder 'bounding_box_train'"):
         check_parameters(tiny_config, str(tmp_path / "market"), [0.5], ["pona"], [0])
@@ -182,6 +190,40 @@ def test_a_dukemtmc_named_folder_runs_the_whole_study(harness, tiny_config, tmp_
     assert quality[0].split("|")[6].strip() == "PCKh (BlazePose)"
     assert [line.split("|")[1].strip() for line in quality[2:4]] == ["pona", "san"]
     assert all(float(line.split("|")[6]) >= 0 for line in quality[2:])  # generators, copy, real target: numbers
+
+
+def test_flow_augments_by_a_factor_and_reports_its_table(harness, tiny_config, tmp_path):
+    """`factors: [2]` alone: the full set (`none`), `duplicate` and PoNA each add one image per image; the factor
+    table and its comparisons are written and published, and no Table VI is made of no portions."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    result = augment_and_evaluate(config=tiny_config, portions=[], generators=["pona", "none", "duplicate"], seeds=[0],
+                                  factors=[2], output=str(tmp_path / "run"))
+    assert result["table"] == "" and result["verdicts"] == [] and "markdown" not in result["paths"]
+    rows = result["factor_table"].splitlines()
+    assert rows[0] == "| generator | K = 2 |"
+    assert [row.split("|")[1].strip() for row in rows[2:]] == ["pona", "none", "duplicate"]
+    full = json.loads(next((tmp_path / "run" / "reid").glob("full_s0_*/metrics.json")).read_text())
+    assert rows[3].split("|")[2].strip().startswith(f"{full['mAP']:.1f} (r1 {full['rank1']:.1f})")  # none: the full set
+    assert [line.split(":")[0] for line in result["factor_verdicts"]] == [
+        "pona vs none at K=2", "pona vs duplicate at K=2", "duplicate vs none at K=2"]
+    assert result["factor_notes"].startswith("Every training image kept and K-1 added, conditioned on it, in poses "
+                                             "drawn from the poses of other training images with shoulders and hips")
+    for key in ("factor_markdown", "factor_csv", "factor_plot", "factor_comparisons", "factor_comparisons_csv",
+                "quality"):
+        assert os.path.isfile(result["paths"][key]), key
+    comparisons = pd.read_csv(result["paths"]["factor_comparisons_csv"])
+    assert list(comparisons["factor"]) == [2, 2, 2] and "portion" not in comparisons.columns
+    assert sorted(p.name.split("_s0")[0] for p in (tmp_path / "run" / "augmented").iterdir()) == ["duplicate_k2",
+                                                                                                   "pona_k2"]
+    source = pd.read_csv(next((tmp_path / "run" / "augmented").glob("pona_k2_*")) / "manifest.csv")
+    assert (source["source"] == "generated").sum() == (source["source"] == "kept").sum() > 0
+    assert len(list((tmp_path / "run" / "reid").glob("*/metrics.json"))) == 3  # full, duplicate K=2, pona K=2
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["factor-k", "factor-comparisons", "map-vs-factor"])))}
+    assert keys == {"factor-k", "factor-comparisons", "map-vs-factor"}
 
 
 def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_config, tmp_path):

@@ -80,11 +80,11 @@ def pattern_regex(pattern: str) -> re.Pattern:
 
 
 def names_a_pair(match: re.Match | None, known: set[str]) -> bool:
-    """A file name matched by a pattern names two `known` images of one identity."""
+    """A file name matched by a pattern names two `known` images (of one identity in Table VI's slots and the test
+    pairs; a factor K's target pose may be any identity's)."""
     if not match:
         return False
-    condition, target = match["from"] + ".jpg", match["to"] + ".jpg"
-    return {condition, target} <= known and condition.split("_")[0] == target.split("_")[0]
+    return {match["from"] + ".jpg", match["to"] + ".jpg"} <= known
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class ExternalImages:
 
     def check(self, pairs: pd.DataFrame, known: set[str]) -> str:
         """Every pair's image is present, decodable and of the crop's size (or a strip of such panels), and every
-        image in the folder names a pair of two `known` images (the data set's, with `.jpg`) of one identity: the
+        image in the folder names a pair of two `known` images (the data set's, with `.jpg`): the
         folder may hold other cells' images, never foreign ones. Returns the SHA-256 over the pairs' file names and
         bytes, so that a changed folder changes it."""
         if not self.folder.is_dir():
@@ -113,7 +113,7 @@ class ExternalImages:
         unexpected = [name for name in present if not names_a_pair(regex.match(name), known)]
         if unexpected:
             raise InputError(f"{self.folder}: {_listing(unexpected, 'unexpected images')} (the pattern "
-                             f"'{self.pattern}' finds no two images of one identity of this data set in their names)")
+                             f"'{self.pattern}' finds no two images of this data set in their names)")
         unusable = []
         for name in wanted:
             try:
