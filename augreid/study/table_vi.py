@@ -99,7 +99,7 @@ def write_report(summary: pd.DataFrame, out: str | Path, title: str | None = Non
     for generator, rows in summary.groupby("generator", observed=True, sort=True):
         axes.errorbar(rows[axis], rows[f"{lead}_mean"], yerr=rows[f"{lead}_std"], marker="o", capsize=3,
                       label=generator)
-    axes.set(xlabel=label, ylabel=f"{name} (%)", title=title)
+    axes.set(xlabel=label, ylabel=f"{name} (%)", title=title, xticks=sorted(summary[axis].unique()))
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
