@@ -222,19 +222,21 @@ def augment(portion: float | None, data_root: str | Path = DEMO_ROOT / "data",
     if (portion is None) == (factor is None):
         raise InputError("--portion and --factor exclude each other: give one" if factor is not None else
                          "give --portion P (keep p of each identity's images) or --factor K (add K-1 per image)")
+    if factor is None:
+        protocol = {"portion": check_portion(portion), "condition": condition_mode}
+    else:
+        poses = poses if isinstance(poses, Poses) else parse_poses(poses)
+        protocol = {"factor": check_factor(factor)}
+        if generator == "real":
+            raise InputError("--generator real: no real image exists in a new pose; with --factor the controls are "
+                             "none (the original set) and duplicate (K-1 copies of each image)")
     spec = generator_spec(generator, checkpoint)
     label = spec.label if spec else generator
     if factor is None:
-        protocol = {"portion": check_portion(portion), "condition": condition_mode}
-        default_out = f"{label}_p{protocol['portion']:g}_s{seed}"
-    else:
-        poses = poses if isinstance(poses, Poses) else parse_poses(poses)
-        # the controls add no new pose: their sets do not depend on where the poses would come from
-        protocol = {"factor": check_factor(factor), **({"poses": str(poses)} if spec is not None else {})}
+        default_out = f"{label}_p{portion:g}_s{seed}"
+    else:  # the controls add no new pose: their sets do not depend on where the poses would come from
+        protocol.update({"poses": str(poses)} if spec is not None else {})
         default_out = f"{label}_k{factor}" + (f"_{str(poses).replace(' ', '')}" if spec else "") + f"_s{seed}"
-        if label == "real":
-            raise InputError("--generator real: no real image exists in a new pose; with --factor the controls are "
-                             "none (the original set) and duplicate (K-1 copies of each image)")
     if condition_mode not in MODES:
         raise InputError(f"--condition: unknown mode '{condition_mode}' (known: {', '.join(MODES)})")
     if unposed not in UNPOSED_POLICIES:
