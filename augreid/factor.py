@@ -24,7 +24,6 @@ from augreid.annotations import Annotations
 from augreid.errors import InputError
 from augreid.pose import JOINT, has_torso, present
 
-POSE_MODES = ("pool", "canonical")
 KMEANS_ITERATIONS = 100
 SHOULDERS, HIPS = [JOINT["r_shoulder"], JOINT["l_shoulder"]], [JOINT["r_hip"], JOINT["l_hip"]]
 
@@ -70,17 +69,22 @@ def normalised_poses(keypoints: np.ndarray) -> np.ndarray:
     return np.concatenate([relative.reshape(len(points), -1), seen.astype(float)], axis=1)
 
 
+def squared_distances(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, D) and (C, D) -> (N, C) squared Euclidean distances."""
+    return ((rows[:, None] - centres[None]) ** 2).sum(-1)
+
+
 def kmeans(features: np.ndarray, clusters: int, seed: int) -> np.ndarray:
     """Cluster index of each row: k-means++ seeding, then Lloyd's iterations until no row changes cluster."""
     rng = np.random.default_rng([seed, 3])
     centres = [features[rng.integers(len(features))]]
     for _ in range(1, clusters):
-        nearest = ((features[:, None] - np.array(centres)[None]) ** 2).sum(-1).min(axis=1)
+        nearest = squared_distances(features, np.array(centres)).min(axis=1)
         centres.append(features[rng.choice(len(features), p=nearest / nearest.sum())])
     centres = np.array(centres)
     labels = np.full(len(features), -1)
     for _ in range(KMEANS_ITERATIONS):
-        distances = ((features[:, None] - centres[None]) ** 2).sum(-1)
+        distances = squared_distances(features, centres)
         new = distances.argmin(axis=1)
         if np.array_equal(new, labels):
             break
@@ -106,8 +110,8 @@ def canonical_poses(annotations: Annotations, pool: list[str], count: int, seed:
         members = np.flatnonzero(labels == c)
         if not len(members):
             raise RuntimeError(f"k-means left canonical pose {c + 1} of {count} without a pose; try another --seed")
-        centre = features[members].mean(axis=0)
-        nearest = members[np.argmin(((features[members] - centre) ** 2).sum(-1))]  # first in name order on ties
+        centre = features[members].mean(axis=0, keepdims=True)
+        nearest = members[np.argmin(squared_distances(features[members], centre))]  # first in name order on ties
         chosen.append((-len(members), pool[nearest]))
     return [name for _, name in sorted(chosen)]
 

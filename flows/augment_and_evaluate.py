@@ -268,23 +268,22 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
             return dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
                         config_sha256=config_sha256, augmented_out=None,
                         reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
-        # the checkpoint's digest names the set, so a retrained generator never meets a stale set
-        key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
-        name = f"{labels[generator]}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}_{key}"
-        return dict(generator=generator, portion=portion, seed=seed, data=data, checkpoint=checkpoints.get(generator),
-                    config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
-                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
+        name = f"{labels[generator]}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}"
+        return augmented_cell(generator, name, seed, filling, portion=portion)
 
     def factor_cell(generator: str, factor: int, seed: int) -> dict:
         if generator == "none":  # the original set
             return cell("none", FULL, seed)
-        key = checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8]
         added = "" if generator in CONTROLS else "_" + factor_filling["poses"].replace(" ", "")
-        name = f"{labels[generator]}_k{factor}_s{seed}{added}_{factor_filling['unposed']}_{key}"
-        return dict(generator=generator, portion=None, factor=factor, seed=seed, data=data,
-                    checkpoint=checkpoints.get(generator), config=config, config_sha256=config_sha256,
-                    augmented_out=str(root / "augmented" / name), reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"),
-                    filling=factor_filling)
+        name = f"{labels[generator]}_k{factor}_s{seed}{added}_{factor_filling['unposed']}"
+        return augmented_cell(generator, name, seed, factor_filling, portion=None, factor=factor)
+
+    def augmented_cell(generator: str, name: str, seed: int, filling: dict, **protocol) -> dict:
+        # the checkpoint's digest names the set, so a retrained generator never meets a stale set
+        name += "_" + (checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8])
+        return dict(generator=generator, **protocol, seed=seed, data=data, checkpoint=checkpoints.get(generator),
+                    config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
+                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
 
     # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
     # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
@@ -293,12 +292,13 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
     # `real` has no image in a new pose; `none` by a factor is the full set's run
     by_factor = [(g, k, seed) for seed in seeds for g in generators for k in factors if g not in ("real", "none")]
-    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS] \
-        + [factor_cell(g, k, seed) for g, k, seed in by_factor if g in CONTROLS]
+    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
+    control_factor_cells = [factor_cell(g, k, seed) for g, k, seed in by_factor if g in CONTROLS]
     seconds = run_children([(train_generator_flow, dict(generator=g, data=data, config=config,
                                                         config_sha256=config_sha256, out=out))
                             for g, out in generator_outs.items()]
-                           + [(augment_and_reid, c) for c in full_cells + control_cells], fan_out, parallel)
+                           + [(augment_and_reid, c) for c in full_cells + control_cells + control_factor_cells],
+                           fan_out, parallel)
     checkpoints.update({g: {"generator": g, **finished_generator(out)} for g, out in generator_outs.items()})
 
     # (2) each generator scored with the seed-0 full model, and the generators' cells
@@ -306,17 +306,17 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                                                else f"{labels[g]}_{source['sha256'][:8]}_{tag}"))
                     for g, source in checkpoints.items()}
     reid_model = finished_reid_model(full_cells[0]["reid_out"]) if specs else None
-    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs] \
-        + [factor_cell(g, k, seed) for g, k, seed in by_factor if g in specs]
+    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
+    model_factor_cells = [factor_cell(g, k, seed) for g, k, seed in by_factor if g in specs]
     seconds += run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
                                                          config_sha256=config_sha256, reid_model=reid_model, out=out))
-                             for g, out in quality_outs.items()] + [(augment_and_reid, c) for c in model_cells],
+                             for g, out in quality_outs.items()]
+                            + [(augment_and_reid, c) for c in model_cells + model_factor_cells],
                             fan_out, parallel)
     quality = {labels[g]: finished_quality(out) for g, out in quality_outs.items()}
 
     # (3) the report
-    cells = sorted((c for c in control_cells + model_cells if "factor" not in c),
-                   key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
+    cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
     reported = [c for c in full_cells if FULL in portions] + cells
     results = [{"generator": labels.get(c["generator"], c["generator"]), "portion": c["portion"], "seed": c["seed"],
                 **finished_run(c)} for c in reported]

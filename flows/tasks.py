@@ -223,7 +223,7 @@ def protocol_report(results: list[dict], generators: list[str], report: Path, no
     files = "\n".join(f"- {key}: `{Path(path).resolve()}`" for key, path in paths.items())
     key = prefix.replace("_", "-")
     create_markdown_artifact(markdown=f"# {title}\n\n{cells_note(metric)}\n\n{markdown}\n{notes}\n\n{files}\n",
-                             key="table-vi" if axis == "portion" else "factor-k",
+                             key=AXES[axis][2].replace("_", "-"),
                              description=f"re-ID {name} {description}")
     create_markdown_artifact(markdown=Path(paths["comparisons"]).read_text(), key=f"{key}comparisons",
                              description=f"each generator against none and duplicate at the same "
