@@ -24,13 +24,14 @@ def api_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/api"
 
 
-def start_server(host: str, port: int, log: str | None = None) -> subprocess.Popen:
+def start_server(host: str, port: int, log: str | None = None, base_env: dict | None = None) -> subprocess.Popen:
     """`prefect server start` in its own process group (so that stopping it stops its children too).
 
     The host and port go in as settings, not only as flags: the UI learns the API's address from them
     (`/ui-settings`), and would otherwise send the browser to port 4200. Prompts are off and stdin is closed: in a
-    terminal, Prefect would otherwise ask to switch (and rewrite) the user's profile."""
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+    terminal, Prefect would otherwise ask to switch (and rewrite) the user's profile. `base_env` (default: this
+    process's environment) carries the server's home."""
+    env = {**(base_env or os.environ), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": str(port),
            "PREFECT_UI_API_URL": api_url(host, port), "PREFECT_CLI_PROMPT": "false",
            # runs' logs streamed to subscribers: `prefect deployment run --watch` then shows them, failures included

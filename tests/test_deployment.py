@@ -175,7 +175,7 @@ def read_terminal(terminal: int, into: bytearray) -> None:
 
 def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_path):
     env, url = prefect_env["env"], prefect_env["url"]
-    server = start_server(HOST, prefect_env["port"], log=str(tmp_path / "server.log"))
+    server = start_server(HOST, prefect_env["port"], log=str(tmp_path / "server.log"), base_env=env)  # its own home
     processes.append(server)
     wait_for_api(url, server)
     server_env = {**env}
