@@ -1,5 +1,12 @@
-"""`python -m augreid.bench generators|reid|annotate [--device cpu|cuda] [--json]`: speed of generators, re-ID training
-and the pose estimator.
+"""`python -m augreid.bench generators|reid|annotate|aa [--device cpu|cuda] [--json]`: speed of generators, re-ID
+training and the pose estimator, and the A/A calibration of the study's verdicts.
+
+`aa --data-root DIR --config FILE --out DIR`: `--runs` re-ID runs of the config's recipe on one data set, each
+with its own seed (a finished run in `--out` is reused), then `--comparisons` A/A comparisons of
+`--seeds-per-arm` runs against as many others, each judged with the study's interval
+(`augreid/study/calibration.py`): the false-positive rate, the runs' spread (the recipe's seed noise) and the
+smallest difference found with 80% power at 2 to 20 seeds. `--run-sd SD --queries N --query-se SE` instead
+plans a study without runs: the seeds per arm that each of `--differences` needs.
 
 `annotate --data-root DIR`: images/s of `augreid.annotate`'s BlazePose (keypoints and person mask, one image at a time,
 as mediapipe runs it on the CPU) on the first `--images` training images of a folder, and with the part maps drawn
@@ -23,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -236,6 +245,81 @@ def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
             or platform.machine(), "images_per_second": rates}
 
 
+def quiet(line: str) -> None:
+    """Drops a training's epoch lines (a module-level function: worker processes receive it pickled)."""
+
+
+def _aa_run(arguments: tuple) -> tuple[int, dict]:
+    from augreid.reid.train import train_reid
+
+    import contextlib
+
+    data_root, config, out, seed, weights = arguments
+    with contextlib.redirect_stdout(sys.stderr):  # torchreid prints its data summary: stdout keeps the report alone
+        return seed, train_reid(data_root, config, out, seed=seed, weights=weights, device="cpu", log=quiet)
+
+
+def initial_weights(settings, out: Path, weights: Path | None) -> str | None:
+    """--weights, or for `reid.backbone: synthetic` the config's backbone, trained under `out` once."""
+    if weights is not None or not (settings.reid.pretrained and settings.reid.backbone == "synthetic"):
+        return str(weights) if weights else None
+    from augreid.reid.pretrain import pretrain_backbone
+
+    print("A/A: training the config's synthetic backbone first (once)", file=sys.stderr, flush=True)
+    return pretrain_backbone(settings, out / "backbone", device="cpu", log=quiet)["backbone"]
+
+
+def aa_runs(data_root: Path, config_path: Path, out: Path, runs: int, first_seed: int, parallel: int,
+            weights: Path | None = None) -> list[Path]:
+    """The pool of runs, `parallel` at a time in processes of one thread each; finished ones (their metrics.json)
+    are kept. Returns their folders in seed order."""
+    import multiprocessing
+
+    from augreid.config import load_config
+    from augreid.output import check_output
+
+    settings = load_config(config_path)
+    config = settings.reid
+    check_output(out, data_root)
+    start = initial_weights(settings, out, weights)
+    folders = {seed: out / f"seed_{seed}" for seed in range(first_seed, first_seed + runs)}
+    todo = [(str(data_root), config, str(folder), seed, start) for seed, folder in folders.items()
+            if not (folder / "metrics.json").is_file()]
+    print(f"A/A: {runs} runs of {config.model} ({config_path}) on {data_root}, seeds {first_seed}-"
+          f"{first_seed + runs - 1}; {runs - len(todo)} already there", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    if todo:
+        with multiprocessing.get_context("spawn").Pool(parallel, initializer=torch.set_num_threads,
+                                                       initargs=(1,)) as pool:
+            for done, (seed, metrics) in enumerate(pool.imap_unordered(_aa_run, todo), 1):
+                elapsed = time.perf_counter() - started
+                print(f"  run {done}/{len(todo)} (seed {seed}): mAP {metrics['mAP']:.2f}, "
+                      f"{metrics['wall_seconds']:.0f} s; eta {elapsed / done * (len(todo) - done):.0f} s",
+                      file=sys.stderr, flush=True)
+    return list(folders.values())
+
+
+def print_calibration(result: dict) -> None:
+    runs, per_arm = result["run_mAP"], result["seeds_per_arm"]
+    low, high = result["rate_interval"]
+    print(f"per-run mAP over {result['runs']} seeds: mean {np.mean(runs):.2f}, sd {result['run_sd']:.2f} "
+          f"(min {min(runs):.2f}, max {max(runs):.2f}); {result['queries']} queries")
+    print(f"A/A comparisons, {per_arm} seeds against {per_arm} others: {result['comparisons']}, of which "
+          f"{result['disjoint_comparisons']} on disjoint runs")
+    print(f"called different (false positives): {result['false_positives']} of {result['comparisons']} = "
+          f"{100 * result['false_positive_rate']:.1f}% [95% CI {100 * low:.1f}, {100 * high:.1f}]; disjoint: "
+          f"{result['disjoint_false_positives']} of {result['disjoint_comparisons']}")
+    print(f"query standard error of a difference: {result['query_se']:.2f} mAP")
+    print("detectable difference (80% power, 95% interval), mAP points: " + ", ".join(
+        f"{seeds} seeds {size:.1f}" for seeds, size in result["detectable"].items()))
+
+
+def plan_study(run_sd: float, query_se: float, queries: int, differences: list[float]) -> list[dict]:
+    from augreid.study.calibration import seeds_needed
+
+    return [{"difference": d, "seeds_per_arm": seeds_needed(d, run_sd, query_se, queries)} for d in differences]
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -287,7 +371,26 @@ def main(argv: list[str] | None = None) -> int:
     annotate.add_argument("--data-root", required=True, type=Path, help="a Market-1501-layout folder")
     annotate.add_argument("--images", type=int, default=50, help="how many of its training images to cycle through")
     annotate.add_argument("--min-seconds", type=float, default=3.0)
+    aa = commands.add_parser("aa", help="A/A calibration: false-positive rate and detectable difference of verdicts")
+    aa.add_argument("--data-root", type=Path, help="a Market-1501-layout folder (e.g. the demo's outputs/demo/data)")
+    aa.add_argument("--config", type=Path, default=Path("configs/demo.yaml"), help="its reid: section is the recipe")
+    aa.add_argument("--out", type=Path, default=Path("outputs/aa"), help="the runs' folders (finished ones reused)")
+    aa.add_argument("--runs", type=int, default=40, help="runs in the pool, one seed each (default 40)")
+    aa.add_argument("--first-seed", type=int, default=100, help="seeds first-seed, first-seed + 1, ... (default 100)")
+    aa.add_argument("--seeds-per-arm", type=int, default=3, help="seeds per arm of a comparison (default 3)")
+    aa.add_argument("--comparisons", type=int, default=200, help="A/A comparisons drawn (default 200)")
+    aa.add_argument("--parallel", type=int, default=2, help="runs at once, one thread each (default 2)")
+    aa.add_argument("--weights", type=Path, help="initial weights when reid.pretrained (default: ImageNet's file, or "
+                                                 "for reid.backbone synthetic the config's backbone, trained once)")
+    aa.add_argument("--run-sd", type=float, help="plan only: a recipe's sd of mAP over seeds (no runs)")
+    aa.add_argument("--query-se", type=float, help="plan only: the queries' standard error of a difference")
+    aa.add_argument("--queries", type=int, default=3368, help="plan only: query images (default Market-1501's)")
+    aa.add_argument("--differences", type=float, nargs="+", default=[0.5, 1.0, 1.5],
+                    help="plan only: differences (mAP points) to detect")
+    aa.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     args = parser.parse_args(argv)
+    if args.command == "aa":
+        return run_aa(args)
     if args.command == "annotate":
         if args.images < 1:
             raise InputError(f"--images {args.images}: must be at least 1")
@@ -319,6 +422,42 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         print_table(result)
+    return 0
+
+
+def run_aa(args: argparse.Namespace) -> int:
+    from augreid.study.calibration import calibrate
+
+    if args.run_sd is not None:
+        if args.run_sd < 0 or args.query_se is None or args.query_se < 0 or args.queries < 2:
+            raise InputError("--run-sd plans a study: give --run-sd >= 0, --query-se >= 0 and --queries >= 2")
+        rows = plan_study(args.run_sd, args.query_se, args.queries, args.differences)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for row in rows if not args.json else []:
+            needed = row["seeds_per_arm"] or "more than 200"
+            print(f"a difference of {row['difference']:g} mAP: {needed} seeds per arm (80% power, 95% interval; run sd "
+                  f"{args.run_sd:g}, query se {args.query_se:g})")
+        return 0
+    if args.data_root is None or not args.data_root.is_dir():
+        raise InputError(f"--data-root {args.data_root}: not a folder (the A/A runs need a data set)")
+    if args.seeds_per_arm < 2 or args.runs < 2 * args.seeds_per_arm or args.comparisons < 1 or args.parallel < 1:
+        raise InputError(f"--seeds-per-arm {args.seeds_per_arm} must be at least 2, --runs {args.runs} at least twice "
+                         "that, --comparisons and --parallel at least 1")
+    if args.first_seed < 0:
+        raise InputError(f"--first-seed {args.first_seed}: seeds are non-negative")
+    folders = aa_runs(args.data_root, args.config, args.out, args.runs, args.first_seed, args.parallel, args.weights)
+    tables = [pd.read_csv(folder / "per_query.csv") for folder in folders]
+    result = calibrate(tables, args.seeds_per_arm, args.comparisons).as_dict()
+    result.update(data_root=str(args.data_root), config=str(args.config), first_seed=args.first_seed)
+    from augreid.atomic import atomic_write_text
+
+    atomic_write_text(args.out / "aa.json", json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_calibration(result)
+        print(f"-> {args.out / 'aa.json'}")
     return 0
 
 

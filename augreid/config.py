@@ -234,7 +234,10 @@ class ReidConfig:
     """A torchreid softmax baseline; the defaults are torchreid's ResNet-50 Market-1501 recipe."""
 
     model: str = "resnet50"
-    pretrained: bool = True  # ImageNet initialisation
+    pretrained: bool = True  # start from pretrained weights (the classifier excepted)
+    # where those weights come from: imagenet (torchreid's ImageNet file, or --weights), or synthetic (a backbone
+    # trained once on another synthetic population, `augreid/reid/pretrain.py`, the demo's stand-in for ImageNet)
+    backbone: str = "imagenet"
     height: int = 256
     width: int = 128
     batch_size: int = 32
@@ -256,6 +259,8 @@ class ReidConfig:
     flip_test: bool = False  # an image's test feature: the mean of its own and its mirror image's
     normalize_features: bool = False  # test features L2-normalised before ranking
     stepsize: int = 20  # the learning rate drops tenfold every `stepsize` epochs
+    # step: the drops above; cosine: the rate falls along a half cosine to 0 over the run (no `stepsize`)
+    schedule: str = "step"
     fixbase_epochs: int = 5  # first epochs train only the new classifier (pretrained models)
     label_smooth: bool = True
     random_flip: bool = True
@@ -283,6 +288,10 @@ class ReidConfig:
             raise ValueError("preload draws random batches with flips only: set instances, pad and random_erase to 0")
         if min(self.height, self.width, self.batch_size, self.test_batch_size, self.epochs, self.stepsize) < 1:
             raise ValueError("height, width, batch sizes, epochs and stepsize must be >= 1")
+        if self.backbone not in ("imagenet", "synthetic"):
+            raise ValueError(f"backbone must be imagenet or synthetic, got '{self.backbone}'")
+        if self.schedule not in ("step", "cosine"):
+            raise ValueError(f"schedule must be step or cosine, got '{self.schedule}'")
         if self.budget not in ("epochs", "steps"):
             raise ValueError(f"budget must be epochs or steps, got '{self.budget}'")
         if self.map_rule not in ("torchreid", "devkit"):
@@ -293,6 +302,25 @@ class ReidConfig:
             raise ValueError("fixbase_epochs and workers must be >= 0, lr > 0")
         if not 0.0 < self.base_lr_mult <= 1.0:
             raise ValueError(f"base_lr_mult must be in (0, 1], got {self.base_lr_mult}")
+
+
+@dataclass(frozen=True)
+class PretrainingConfig:
+    """The synthetic backbone (`reid.backbone: synthetic`): the `reid:` model trained from scratch on a synthetic
+    population of its own (the `synthetic:` sizes, another seed: other people than the study's), with a step
+    schedule; every re-ID run of the study then starts from it, as real runs start from ImageNet weights."""
+
+    seed: int = 1  # the population's seed; the study's synthetic set is seed 0
+    batch_size: int = 32
+    epochs: int = 36
+    lr: float = 0.006
+    stepsize: int = 26
+
+    def __post_init__(self) -> None:
+        if self.seed < 1:
+            raise ValueError(f"seed must be at least 1 (seed 0 is the study's own synthetic set), got {self.seed}")
+        if min(self.batch_size, self.epochs, self.stepsize) < 1 or not self.lr > 0:
+            raise ValueError("batch_size, epochs and stepsize must be >= 1, lr > 0")
 
 
 @dataclass(frozen=True)
@@ -311,6 +339,7 @@ class Config:
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     reid: ReidConfig = field(default_factory=ReidConfig)
+    pretraining: PretrainingConfig = field(default_factory=PretrainingConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def training(self, generator: str) -> GeneratorTrainingConfig | GFLATrainingConfig:

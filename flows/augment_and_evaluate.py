@@ -12,16 +12,12 @@ deployments `<child>/<fan_out>` that the work pool's workers run side by side (o
 """
 # No `from __future__ import annotations` here: a served run builds the parameters' model from the flow's
 # annotations outside this module, where string annotations such as "list[Portion]" cannot be resolved.
-import contextvars
 import time
-from collections import Counter
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, Union
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
-from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
@@ -30,7 +26,6 @@ from augreid.annotate import images_without_keypoints
 from augreid.atomic import file_sha256
 from augreid.config import load_config
 from augreid.errors import InputError
-from augreid.device import cores
 from augreid.conditions import MODES
 from augreid.factor import parse_poses
 from augreid.config import GENERATOR_NAMES
@@ -41,10 +36,11 @@ from augreid.market import check_complete, scan_market
 from augreid.output import check_output
 from augreid.pose_estimator.blazepose import unavailable
 from augreid.study.table_vi import FULL
-from flows.tasks import (AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, STUDY_SPLITS, augment_task,
-                         cached, finished_generator, finished_quality, finished_reid, finished_reid_model,
-                         given_generator, prepare_data, quality_task, reid_task, report_task, train_generator_task)
-from flows.workers import worker_processes
+from flows.tasks import (AUGMENTED_MARKER, BACKBONE, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, STUDY_SPLITS,
+                         augment_task, cached, finished_backbone, finished_generator, finished_quality, finished_reid,
+                         finished_reid_model, given_generator, prepare_data, pretrain_task, quality_task, reid_task,
+                         report_task, train_generator_task)
+from flows.children import Child, run_children
 
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
 # (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists
@@ -60,7 +56,6 @@ Condition = Literal[MODES]
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
 DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
-POLL_SECONDS = 2.0
 
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
@@ -139,7 +134,7 @@ def refuse(error: Exception) -> NoReturn:
 def check_fan_out(fan_out: str) -> None:
     """Every child deployment must exist before anything is trained."""
     with get_client(sync_client=True) as client:
-        for child in (train_generator_flow, score_generator_flow, augment_and_reid):
+        for child in (train_generator_flow, pretrain_flow, score_generator_flow, augment_and_reid):
             try:
                 client.read_deployment_by_name(f"{child.name}/{fan_out}")
             except ObjectNotFound:
@@ -170,10 +165,17 @@ def score_generator_flow(checkpoint: dict, data: dict, config: str, config_sha25
     return {"generator scoring": seconds}
 
 
+@flow(name="pretrain-backbone")
+def pretrain_flow(config: str, config_sha256: str, out: str) -> dict:
+    """The synthetic backbone that every re-ID run starts from, trained once per config."""
+    _, seconds = timed(cached(pretrain_task, out, BACKBONE), config, config_sha256, out)
+    return {"re-ID backbone": seconds}
+
+
 @flow(name="augment-and-reid")
 def augment_and_reid(generator: str, portion: float | None, seed: int, data: dict, checkpoint: dict | None,
                      config: str, config_sha256: str, augmented_out: str | None, reid_out: str,
-                     filling: dict | None = None, factor: int | None = None) -> dict:
+                     filling: dict | None = None, factor: int | None = None, backbone: dict | None = None) -> dict:
     """One cell of Table VI: fill the missing (1 - p) with the generator (`filling`: the condition mode and the
     unposed policy), then train and evaluate re-ID. At p = 1.0 nothing is missing and re-ID trains on the data
     set itself. Or one cell of the factor table: K-1 images added per image (`filling`: the poses and the unposed
@@ -183,53 +185,14 @@ def augment_and_reid(generator: str, portion: float | None, seed: int, data: dic
         data, seconds["generation"] = timed(cached(augment_task, augmented_out, AUGMENTED_MARKER), portion, data,
                                             generator, checkpoint, seed, augmented_out, filling, factor)
     _, seconds["re-ID runs"] = timed(cached(reid_task, reid_out, REID_MARKER), data, config, config_sha256, seed,
-                                     reid_out)
-    return seconds
-
-
-def run_children(calls: list[tuple], fan_out: str | None, parallel: int = 1) -> Counter:
-    """Run each (child flow, parameters): here, `parallel` at a time (threads whose work runs in as many worker
-    processes, each with its share of the CPU cores), or as flow runs of the deployments `<child>/<fan_out>` that
-    the pool's workers pick up in parallel.
-    Returns when all have completed, with the seconds the children spent here by kind of work."""
-    seconds: Counter = Counter()
-    if fan_out is None and parallel == 1:
-        for child, parameters in calls:
-            seconds.update(child(**parameters))
-        return seconds
-    if fan_out is None:
-        with worker_processes(parallel, cores() // parallel), ThreadPoolExecutor(parallel) as pool:
-            # each thread runs its child flow in a copy of this flow's context: Prefect links them as children
-            futures = [pool.submit(contextvars.copy_context().run, child, **parameters) for child, parameters in calls]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:  # do not start the rest; the running ones finish, then the first error is raised
-                for future in futures:
-                    future.cancel()
-                raise failed[0].exception()
-        for future in futures:
-            seconds.update(future.result())
-        return seconds
-    runs = {run_deployment(f"{child.name}/{fan_out}", parameters=parameters, timeout=0).id: f"{child.name}/{fan_out}"
-            for child, parameters in calls}
-    get_run_logger().info("%d flow runs handed to the work pool", len(runs))
-    with get_client(sync_client=True) as client:
-        pending = set(runs)
-        while pending:
-            time.sleep(POLL_SECONDS)
-            for run_id in list(pending):
-                state = client.read_flow_run(run_id).state
-                if state is not None and state.is_final():
-                    if not state.is_completed():
-                        raise RuntimeError(f"{runs[run_id]}: flow run {run_id} ended {state.name}: {state.message}")
-                    pending.discard(run_id)
+                                     reid_out, backbone)
     return seconds
 
 
 @flow(name="augment-and-evaluate")
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
                          portions: list[Portion] = DEFAULT_PORTIONS, generators: list[Generator] = DEFAULT_GENERATORS,
-                         seeds: list[int] = [0], output: str = "outputs/flow",  # noqa: B006
+                         seeds: list[int] = [0, 1, 2], output: str = "outputs/flow",  # noqa: B006
                          fan_out: str | None = None, parallel: Parallel = 1,
                          condition: Condition | None = None, factors: list[Factor] = [],  # noqa: B006
                          poses: str | None = None) -> dict:
@@ -262,11 +225,22 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g, spec in specs.items() if trained_here(spec)}
     # what draws each generator's images: its spec, its checkpoint (trained here: once trained) and digest
     checkpoints: dict[str, dict] = {g: given_generator(g, spec) for g, spec in specs.items() if not trained_here(spec)}
+    reid_settings = load_config(config).reid
+    backbone_out = (str(root / "backbone" / f"{reid_settings.model}_{config_sha256[:8]}")
+                    if reid_settings.pretrained and reid_settings.backbone == "synthetic" else None)
+    backbone_needs = ("backbone",) if backbone_out else ()
+
+    def backbone() -> dict | None:
+        return finished_backbone(backbone_out) if backbone_out else None
+
+    def checkpoint(generator: str) -> dict:
+        return checkpoints[generator] if generator in checkpoints else \
+            {"generator": generator, **finished_generator(generator_outs[generator])}
 
     def cell(generator: str, portion: float, seed: int) -> dict:
         if portion == FULL:
             return dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
-                        config_sha256=config_sha256, augmented_out=None,
+                        config_sha256=config_sha256, augmented_out=None, backbone=backbone(),
                         reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
         name = f"{labels[generator]}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}"
         return augmented_cell(generator, name, seed, filling, portion=portion)
@@ -280,40 +254,47 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
 
     def augmented_cell(generator: str, name: str, seed: int, filling: dict, **protocol) -> dict:
         # the checkpoint's digest names the set, so a retrained generator never meets a stale set
-        name += "_" + (checkpoints[generator]["sha256"][:8] if generator in checkpoints else data["sha256"][:8])
-        return dict(generator=generator, **protocol, seed=seed, data=data, checkpoint=checkpoints.get(generator),
+        source = checkpoint(generator) if generator in specs else None
+        name += "_" + (source["sha256"][:8] if source else data["sha256"][:8])
+        return dict(generator=generator, **protocol, seed=seed, data=data, checkpoint=source,
                     config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
-                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling)
+                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling, backbone=backbone())
 
-    # (1) what needs nothing but the data: the generators' training, the full-set runs (the seed-0 one is also
-    # the re-ID model of the identity score, so it runs whenever a generator is scored) and the controls' cells
+    def needs(generator: str) -> tuple[str, ...]:
+        return backbone_needs + ((f"generator {generator}",) if generator in generator_outs else ())
+
+    # the full-set runs (the first seed's is also the re-ID model of the identity score, so it runs whenever a
+    # generator is scored), every (generator, portion or factor, seed) cell, each generator's training and scoring
     full_seeds = [s for s in seeds if FULL in portions or factors or (specs and s == seeds[0])]
-    full_cells = [cell("none", FULL, seed) for seed in full_seeds]
     partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
     # `real` has no image in a new pose; `none` by a factor is the full set's run
     by_factor = [(g, k, seed) for seed in seeds for g in generators for k in factors if g not in ("real", "none")]
-    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
-    control_factor_cells = [factor_cell(g, k, seed) for g, k, seed in by_factor if g in CONTROLS]
-    seconds = run_children([(train_generator_flow, dict(generator=g, data=data, config=config,
-                                                        config_sha256=config_sha256, out=out))
-                            for g, out in generator_outs.items()]
-                           + [(augment_and_reid, c) for c in full_cells + control_cells + control_factor_cells],
-                           fan_out, parallel)
-    checkpoints.update({g: {"generator": g, **finished_generator(out)} for g, out in generator_outs.items()})
-
-    # (2) each generator scored with the seed-0 full model, and the generators' cells
     quality_outs = {g: str(root / "quality" / (Path(generator_outs[g]).name if g in generator_outs
-                                               else f"{labels[g]}_{source['sha256'][:8]}_{tag}"))
-                    for g, source in checkpoints.items()}
-    reid_model = finished_reid_model(full_cells[0]["reid_out"]) if specs else None
-    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
-    model_factor_cells = [factor_cell(g, k, seed) for g, k, seed in by_factor if g in specs]
-    seconds += run_children([(score_generator_flow, dict(checkpoint=checkpoints[g], data=data, config=config,
-                                                         config_sha256=config_sha256, reid_model=reid_model, out=out))
-                             for g, out in quality_outs.items()]
-                            + [(augment_and_reid, c) for c in model_cells + model_factor_cells],
-                            fan_out, parallel)
+                                               else f"{labels[g]}_{checkpoints[g]['sha256'][:8]}_{tag}"))
+                    for g in specs}
+    first_full = f"full s{full_seeds[0]}" if full_seeds else None
+    children = (  # in order of priority: the backbone, which every re-ID run needs, then the generators' trainings
+        ([Child("backbone", pretrain_flow, lambda: dict(config=config, config_sha256=config_sha256,
+                                                        out=backbone_out))] if backbone_out else [])
+        + [Child(f"generator {g}", train_generator_flow, lambda g=g, out=out: dict(
+            generator=g, data=data, config=config, config_sha256=config_sha256, out=out))
+           for g, out in generator_outs.items()]
+        + [Child(f"full s{seed}", augment_and_reid, lambda seed=seed: cell("none", FULL, seed), backbone_needs)
+           for seed in full_seeds]
+        + [Child(f"score {g}", score_generator_flow, lambda g=g: dict(
+            checkpoint=checkpoint(g), data=data, config=config, config_sha256=config_sha256,
+            reid_model=finished_reid_model(cell("none", FULL, full_seeds[0])["reid_out"]), out=quality_outs[g]),
+            needs(g) + (first_full,)) for g in specs]
+        + [Child(f"{g} p={p:g} s{seed}", augment_and_reid, lambda g=g, p=p, seed=seed: cell(g, p, seed), needs(g))
+           for g, p, seed in partial]
+        + [Child(f"{g} K={k} s{seed}", augment_and_reid, lambda g=g, k=k, seed=seed: factor_cell(g, k, seed),
+                 needs(g)) for g, k, seed in by_factor])
+    seconds = run_children(children, fan_out, parallel)
+    checkpoints.update({g: checkpoint(g) for g in generator_outs})
     quality = {labels[g]: finished_quality(out) for g, out in quality_outs.items()}
+    full_cells = [cell("none", FULL, seed) for seed in full_seeds]
+    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
+    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
 
     # (3) the report
     cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
@@ -357,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portions", type=float, nargs="*", default=DEFAULT_PORTIONS,
                         help="kept portions p of Table VI (none given: only the factors)")
     parser.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="one run per cell and seed; verdicts need two or more (default 0 1 2)")
     parser.add_argument("--output", default="outputs/flow")
     parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
                                                                "its share of the cores)")

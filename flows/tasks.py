@@ -28,8 +28,10 @@ from augreid.generators.source import GeneratorSpec
 from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
 from augreid.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.reid import train_reid
+from augreid.reid.pretrain import BACKBONE, pretrain_backbone
 from augreid.synthetic import build_synthetic_market
-from augreid.study.comparisons import cell_marks, compare_cells, legend, verdict_lines, write_comparisons
+from augreid.study.comparisons import (cell_intervals, cell_marks, compare_cells, legend, verdict_lines,
+                                       write_comparisons)
 from augreid.study.table_vi import AXES, LEADING, cells_note, results_frame, summarise, to_markdown, write_report
 from augreid.train_generator import train_generator
 from flows.workers import in_worker
@@ -147,9 +149,28 @@ def augment_task(portion: float | None, data: dict, generator: str, checkpoint: 
     return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 
+def quiet(line: str) -> None:
+    """Drops a training's epoch lines: the flow logs each run's result (a module-level function: worker processes
+    receive it pickled)."""
+
+
 @task(**CACHED)
-def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str) -> dict:
-    metrics = in_worker(train_reid, data["root"], load_config(config).reid, out, seed=seed)
+def pretrain_task(config: str, config_sha256: str, out: str) -> dict:
+    """The synthetic backbone every re-ID run starts from (`reid.backbone: synthetic`)."""
+    summary = in_worker(pretrain_backbone, load_config(config), out, log=quiet)
+    get_run_logger().info("re-ID backbone: %s from synthetic population seed %d (mAP %.2f on its own test split)",
+                          summary["model"], summary["population_seed"], summary["own_mAP"])
+    return finished_backbone(out)
+
+
+def finished_backbone(out: str | Path) -> dict:
+    return {"backbone": str(Path(out) / BACKBONE), "sha256": file_sha256(Path(out) / BACKBONE)}
+
+
+@task(**CACHED)
+def reid_task(data: dict, config: str, config_sha256: str, seed: int, out: str, backbone: dict | None = None) -> dict:
+    metrics = in_worker(train_reid, data["root"], load_config(config).reid, out, seed=seed,
+                        weights=backbone["backbone"] if backbone else None, log=quiet)
     get_run_logger().info("re-ID on %s: mAP %.2f, rank-1 %.2f (%d images, %s images/s)", data["root"], metrics["mAP"],
                           metrics["rank1"], metrics["train_images"], metrics["images_per_second"])
     return metrics
@@ -215,7 +236,7 @@ def protocol_report(results: list[dict], generators: list[str], report: Path, no
     comparisons = compare_cells(runs, generators, metric=metric)
     marks = cell_marks(comparisons)
     notes = f"{note}\n\n{legend(metric, axis)}" if not comparisons.empty else note
-    summary = summarise(results_frame(results, axis), generators)
+    summary = summarise(results_frame(results, axis), generators, cell_intervals(runs))
     paths = write_report(summary, report, marks=marks, notes=notes, metric=metric)
     paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
     markdown, name = to_markdown(summary, marks, metric), LEADING[metric][1]

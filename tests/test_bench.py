@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from augreid.bench import print_table
@@ -72,3 +73,54 @@ def test_annotate_bench_times_the_estimator(small_synthetic):
     assert figures["images"] == 3 and figures["estimator"].startswith("BlazePose")
     assert set(figures["images_per_second"]) == {"keypoints + mask", "+ part maps"}
     assert all(rate > 0 for rate in figures["images_per_second"].values())
+
+
+def test_aa_mode_runs_a_pool_then_judges_it_against_itself(tmp_path, small_synthetic):
+    """A pool of 6 tiny runs, 3 seeds against 3 others: the report's figures are those of the runs' own files,
+    recomputed here; a second call trains nothing."""
+    import pandas as pd
+
+    from augreid.study.calibration import arm_draws
+    from augreid.study.comparisons import compare_arms
+
+    config = tmp_path / "aa.yaml"
+    config.write_text("reid: {model: osnet_x0_25, pretrained: false, height: 32, width: 16, batch_size: 16, "
+                      "epochs: 1, optimizer: adam, lr: 0.003, workers: 0, preload: true}\n")
+    command = [sys.executable, "-m", "augreid.bench", "aa", "--data-root", str(small_synthetic), "--config",
+               str(config), "--out", str(tmp_path / "aa"), "--runs", "6", "--first-seed", "10", "--seeds-per-arm", "3",
+               "--comparisons", "4", "--json"]
+    first = subprocess.run(command, capture_output=True, text=True, check=True)
+    report = json.loads(first.stdout)
+    tables = [pd.read_csv(tmp_path / "aa" / f"seed_{s}" / "per_query.csv") for s in range(10, 16)]
+    run_map = [round(100 * t["ap"].mean(), 2) for t in tables]
+    assert report["run_mAP"] == run_map and report["run_sd"] == pytest.approx(np.std(run_map, ddof=1), abs=0.01)
+    assert report["comparisons"] == 4 and report["disjoint_comparisons"] == 1
+    assert 0 <= report["false_positives"] <= 4 and set(report["detectable"]) == {"2", "3", "5", "10", "20"}
+    assert report["detectable"]["2"] > report["detectable"]["3"] > report["detectable"]["20"] > 0
+    positives = [compare_arms([tables[i] for i in arm], [tables[i] for i in other])[0].interval.verdict != "no difference "
+                 "shown" for arm, other in arm_draws(6, 3, 4)]
+    assert (report["disjoint_false_positives"], report["false_positives"]) == (positives[0], sum(positives))
+    assert json.loads((tmp_path / "aa" / "aa.json").read_text())["false_positives"] == report["false_positives"]
+    mtimes = [(tmp_path / "aa" / f"seed_{s}" / "metrics.json").stat().st_mtime_ns for s in range(10, 16)]
+    second = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "6 already there" in second.stderr
+    assert mtimes == [(tmp_path / "aa" / f"seed_{s}" / "metrics.json").stat().st_mtime_ns for s in range(10, 16)]
+    assert compare_arms(tables[:3], tables[3:])[2] == report["queries"]
+
+
+def test_aa_plan_names_the_fewest_seeds_with_80_percent_power():
+    from augreid.study.calibration import seeds_needed
+    from augreid.study.statistics import detectable_difference
+
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "aa", "--run-sd", "0.5", "--query-se", "0.1",
+                             "--differences", "0.5", "1.0", "1.5", "--json"], capture_output=True, text=True, check=True)
+    rows = json.loads(result.stdout)
+    needed = [row["seeds_per_arm"] for row in rows]
+    assert needed[0] > needed[1] > needed[2] >= 2
+    for difference, seeds in zip((1.0, 1.5), needed[1:]):
+        assert detectable_difference(np.sqrt(2) * 0.5, seeds, 0.1, 3368) <= difference
+        assert seeds == 2 or detectable_difference(np.sqrt(2) * 0.5, seeds - 1, 0.1, 3368) > difference
+    assert seeds_needed(0.5, 0.5, 0.25, 3368) is None  # below the queries' own floor: no number of seeds will do
+    refused = subprocess.run([sys.executable, "-m", "augreid.bench", "aa", "--run-sd", "0.5"], capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: --run-sd plans a study")

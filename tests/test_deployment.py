@@ -113,7 +113,8 @@ def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, pr
 
     output = tmp_path / "study"
     run = run_deployment_cli("augment-and-evaluate/local", env, {
-        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none"], "output": str(output)})
+        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none"], "seeds": [0],
+        "output": str(output)})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + log.read_text()[-3000:]
     assert "Completed" in run.stdout
 
@@ -123,7 +124,7 @@ def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, pr
     assert rows["pona"][1] == rows["none"][1]  # the shared p = 1.0 run
     assert (output / "report" / "table_vi.csv").is_file() and (output / "report" / "gallery_pona.png").is_file()
     comparisons = artifact(url, "comparisons")
-    assert "| pona | none | 0.5 | 0 |" in comparisons and "pona vs none at p=0.5: " in comparisons
+    assert "| pona | none | 0.5 | 1 |" in comparisons and "pona vs none at p=0.5: " in comparisons
     assert comparisons == (output / "report" / "comparisons.md").read_text()
 
     for params, reason in (({"portions": [1.5]}, "'portions[0]'"), ({"generators": ["external:vunet"]}, "'generators[0]'")):
@@ -192,7 +193,7 @@ def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_p
 
     output = tmp_path / "study"
     run = run_deployment_cli("augment-and-evaluate/pool", env, {
-        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none", "duplicate"],
+        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none", "duplicate"], "seeds": [0],
         "output": str(output)})
     logs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + logs

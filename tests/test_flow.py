@@ -84,8 +84,9 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
                                       "the others. Re-ID budget: epochs")
     assert "mAP: torchreid's average precision" in result["notes"]
     comparisons = pd.read_csv(result["paths"]["comparisons_csv"])
-    assert list(comparisons[["generator", "baseline", "portion", "seed"]].itertuples(index=False, name=None)) == [
-        ("pona", "none", 0.5, 0)]
+    assert list(comparisons[["generator", "baseline", "portion", "seeds"]].itertuples(index=False, name=None)) == [
+        ("pona", "none", 0.5, 1)]
+    assert result["verdicts"][0].endswith(", no verdict (one seed: training noise unmeasured)")
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.suffix in (".json", ".pt", ".csv")}
     assert sum(p.name == "metrics.json" for p in written) == 3  # pona p0.5, none p0.5, shared p1.0
     assert sum(p.name == "per_query.csv" for p in written) == 3
@@ -103,6 +104,24 @@ def test_flow_builds_table_vi_and_reuses_finished_steps(harness, tiny_config, tm
                                  output=output)
     assert third["table"] == result["table"]
     assert (augmented / "manifest.csv").is_file() and metrics.is_file()
+
+
+def test_a_synthetic_backbone_is_trained_once_and_every_run_starts_from_it(harness, tiny_config, tmp_path):
+    """`reid.backbone: synthetic`: one child trains the backbone on its own population; the cells, which need it,
+    start only then, and with two seeds each comparison gets an interval and a verdict."""
+    config = tmp_path / "backbone.yaml"
+    config.write_text(Path(tiny_config).read_text().replace("  pretrained: false\n", "  pretrained: true\n  backbone: "
+                      "synthetic\n") + "pretraining:\n  seed: 1\n  batch_size: 8\n  epochs: 1\n  stepsize: 1\n")
+    output = tmp_path / "run"
+    result = augment_and_evaluate(config=str(config), portions=[0.5, 1.0], generators=["none", "duplicate"],
+                                  seeds=[0, 1], output=str(output))
+    backbone = next((output / "backbone").glob("osnet_x0_25_*/backbone.pt"))
+    assert json.loads((backbone.parent / "pretrain.json").read_text())["population_seed"] == 1
+    runs = [json.loads(p.read_text()) for p in (output / "reid").glob("*/metrics.json")]
+    assert len(runs) == 6 and {r["initial_weights"] for r in runs} == {str(backbone)}  # 2 seeds x 3 cells
+    assert [line.split(":")[0] for line in result["verdicts"]] == ["duplicate vs none at p=0.5"]
+    assert " over 2 seeds (per seed " in result["verdicts"][0]
+    assert "re-ID backbone" in result["seconds"]
 
 
 def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, tiny_config, tmp_path, flip_plugin):

@@ -15,9 +15,13 @@ from augreid.errors import InputError
 from augreid.generate import augment
 from augreid.reid import build_engine, evaluate_engine, load_imagenet_weights, train_reid
 from augreid.reid.data import market_lists
+from augreid.reid.pretrain import pretrain_backbone
 from augreid.synthetic import build_synthetic_market
 
-DEMO = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml").reid
+DEMO_CONFIG = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
+DEMO = DEMO_CONFIG.reid
+SCRATCH = dataclasses.replace(DEMO, pretrained=False)  # the demo's shapes, without its synthetic backbone
+TINY = "tests/configs/tiny.yaml"
 
 
 def test_market_lists_relabel_training_pids_and_drop_junk(small_synthetic):
@@ -30,21 +34,29 @@ def test_market_lists_relabel_training_pids_and_drop_junk(small_synthetic):
 
 
 def test_demo_recipe_learns_far_beyond_an_untrained_model(tmp_path):
-    """60 training identities: enough iterations for the demo recipe to learn (the small set is too small)."""
+    """60 training identities; the demo recipe fine-tunes from a synthetic backbone (here a short one, trained on
+    another population) and beats both an untrained model and the same 8 epochs from scratch."""
     root = tmp_path / "medium"
-    build_synthetic_market(root, SyntheticConfig(train_identities=60, test_identities=30, junk_images=10,
-                                                 distractor_images=10), seed=3, workers=2, progress=False)
+    population = SyntheticConfig(train_identities=60, test_identities=30, junk_images=10, distractor_images=10)
+    build_synthetic_market(root, population, seed=3, workers=2, progress=False)
+    settings = dataclasses.replace(DEMO_CONFIG, synthetic=population, pretraining=dataclasses.replace(
+        DEMO_CONFIG.pretraining, seed=4, epochs=12, stepsize=9))
+    backbone = pretrain_backbone(settings, tmp_path / "backbone", log=lambda line: None)
     import_torchreid().reid.utils.set_random_seed(0)
-    untrained, manager = build_engine(root, DEMO, torch.device("cpu"))
+    untrained, manager = build_engine(root, SCRATCH, torch.device("cpu"))
     _, untrained_map, _ = evaluate_engine(untrained, manager)
-    metrics = train_reid(root, DEMO, tmp_path / "run", seed=0)
+    metrics = train_reid(root, DEMO, tmp_path / "run", seed=0, weights=backbone["backbone"])
+    scratch = train_reid(root, SCRATCH, tmp_path / "scratch", seed=0)
     assert metrics["mAP"] > 100 * untrained_map + 15, (metrics["mAP"], untrained_map)
+    assert metrics["mAP"] > scratch["mAP"] + 10, (metrics["mAP"], scratch["mAP"])
     stored = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert stored["mAP"] == metrics["mAP"] and stored["train_identities"] == 60 and stored["epochs"] == DEMO.epochs
+    assert stored["initial_weights"] == backbone["backbone"] and scratch["initial_weights"] is None
     assert 0 <= stored["rank1"] <= stored["rank5"] <= stored["rank10"] <= 100
     assert stored["images_per_second"] > 0
     weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert weights["classifier.weight"].shape[0] == 60
+    assert not any(name.startswith("classifier") for name in torch.load(backbone["backbone"], weights_only=True))
     per_query = pd.read_csv(tmp_path / "run" / "per_query.csv")
     assert list(per_query.columns) == ["query", "pid", "camid", "ap", "first_match_rank"]
     assert len(per_query) == stored["valid_queries"] == stored["query_images"]
@@ -53,8 +65,14 @@ def test_demo_recipe_learns_far_beyond_an_untrained_model(tmp_path):
     assert per_query["query"].map(lambda name: (root / "query" / name).is_file()).all()
 
 
+def test_the_synthetic_backbone_is_asked_for_by_name(tmp_path, small_synthetic):
+    result = _cli(small_synthetic, tmp_path, "configs/demo.yaml")
+    assert result.returncode == 2 and result.stderr.startswith("error: reid.backbone: synthetic needs its weights: "
+                                                               "pass --weights DIR/backbone.pt")
+
+
 def test_steps_budget_gives_a_reduced_set_the_full_sets_steps(tmp_path, small_synthetic):
-    short = dataclasses.replace(DEMO, epochs=2, batch_size=8)
+    short = dataclasses.replace(SCRATCH, epochs=2, batch_size=8)
     augment(0.2, small_synthetic, "none", out=tmp_path / "none_p0.2", progress=False)
     full = train_reid(small_synthetic, dataclasses.replace(short, budget="steps"), tmp_path / "full")
     reduced = train_reid(tmp_path / "none_p0.2", dataclasses.replace(short, budget="steps"), tmp_path / "steps")
@@ -72,7 +90,7 @@ def test_a_set_smaller_than_one_batch_is_refused(tmp_path, small_synthetic):
 
 
 def test_same_seed_same_metrics(tmp_path, small_synthetic):
-    short = type(DEMO)(**{**DEMO.__dict__, "epochs": 2})
+    short = dataclasses.replace(SCRATCH, epochs=2, batch_size=16)
     first = train_reid(small_synthetic, short, tmp_path / "a", seed=4)
     second = train_reid(small_synthetic, short, tmp_path / "b", seed=4)
     assert (first["mAP"], first["rank1"]) == (second["mAP"], second["rank1"])
@@ -82,7 +100,7 @@ def test_imagenet_weights_missing_or_loaded(tmp_path, monkeypatch):
     torchreid = import_torchreid()
     model = torchreid.reid.models.build_model("resnet18", num_classes=5, loss="softmax", pretrained=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    with pytest.raises(InputError, match=r"ImageNet weights for resnet18 not found at .*resnet18-5c106cde.pth .*--weights PATH"):
+    with pytest.raises(InputError, match=r"pretrained weights for resnet18 not found at .*resnet18-5c106cde.pth .*--weights PATH"):
         load_imagenet_weights(model, "resnet18", None)
     imagenet = torchreid.reid.models.build_model("resnet18", num_classes=1000, loss="softmax", pretrained=False)
     torch.save(imagenet.state_dict(), tmp_path / "r18.pth")
@@ -101,7 +119,7 @@ def test_torchreid_checkpoints_load_with_weights_only(tmp_path):
     assert checkpoint["rank1"] == 0.5 and checkpoint["epoch"] == 3
 
 
-def _cli(root, tmp_path, config="configs/demo.yaml"):
+def _cli(root, tmp_path, config=TINY):
     return subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config", config,
                            "--out", str(tmp_path / "out")], capture_output=True, text=True,
                           cwd=Path(__file__).parents[1])
@@ -138,8 +156,8 @@ def test_an_unreadable_image_exits_2_at_once_naming_it(tmp_path, small_synthetic
     image = sorted((root / split).glob("0*.jpg"))[3]
     content = image.read_bytes()
     image.write_bytes({"truncated": content[: len(content) // 2], "empty": b"", "text": b"not an image"}[damage])
-    result = subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config",
-                             "configs/demo.yaml", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config", TINY,
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True,
                             cwd=Path(__file__).parents[1], timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {image}: cannot read image (") and result.stderr.count("\n") == 1

@@ -65,3 +65,32 @@ def test_the_config_names_the_leading_figure(tmp_path):
     (tmp_path / "bad.yaml").write_text("report:\n  metric: rank5\n")
     with pytest.raises(InputError, match="metric must be map or rank1, got 'rank5'"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_cells_carry_their_interval_over_seeds_and_queries(tmp_path):
+    """Each cell's half-width is its mean's interval against zero, over its seeds and queries; the shared p = 1.0
+    interval stands in every row; one seed gives none."""
+    import numpy as np
+
+    from augreid.study.comparisons import cell_intervals
+    from augreid.study.statistics import seeds_and_queries
+
+    rng, runs = np.random.default_rng(0), []
+    for run in RUNS:
+        ap = rng.beta(2, 3, 50)
+        path = tmp_path / f"{run['generator']}_{run['portion']}_{run['seed']}.csv"
+        pd.DataFrame({"query": [f"q{i}.jpg" for i in range(50)], "ap": ap,
+                      "first_match_rank": np.where(ap > 0.4, 1, 2)}).to_csv(path, index=False)
+        runs.append({**run, "per_query": str(path), "ap": ap})
+    intervals = cell_intervals(pd.DataFrame(runs))
+    summary = summarise(results_frame(RUNS), ["pona", "none"], intervals)
+    pona = np.stack([100 * r["ap"] for r in runs[:2]])
+    expected = seeds_and_queries(pona, np.zeros_like(pona)).interval
+    row = summary[(summary["generator"] == "pona") & (summary["portion"] == 0.2)].iloc[0]
+    assert row["mAP_ci95"] == pytest.approx(expected.high - expected.estimate) and row["rank1_ci95"] > 0
+    full = summary[summary["portion"] == 1.0]["mAP_ci95"]
+    assert full.nunique() == 1 and full.iloc[0] > 0  # the one shared interval
+    paths = write_report(summary, tmp_path / "report")
+    assert "mAP_ci95" in pd.read_csv(paths["csv"]).columns
+    one_seed = cell_intervals(pd.DataFrame(runs[::2]))
+    assert one_seed["mAP_ci95"].isna().all()

@@ -104,10 +104,13 @@ def bot_train_transform(config: ReidConfig):
     return T.Compose(steps)
 
 
-def imagenet_weights_path(model: str, weights: str | Path | None) -> Path:
+def imagenet_weights_path(model: str, weights: str | Path | None, backbone: str = "imagenet") -> Path:
     """The file torchreid looks for ($TORCH_HOME/hub/checkpoints/<name from its URL>), or --weights."""
     if weights:
         return Path(weights)
+    if backbone == "synthetic":
+        raise InputError("reid.backbone: synthetic needs its weights: pass --weights DIR/backbone.pt (written by "
+                         "python -m augreid.reid.pretrain --config FILE --out DIR)")
     urls = getattr(torchreid.reid.models.resnet, "model_urls", {})
     model = IMAGENET_BACKBONE if model in (IDE, BOT) else model
     if model not in urls:
@@ -116,12 +119,19 @@ def imagenet_weights_path(model: str, weights: str | Path | None) -> Path:
     return weights_cache_dir() / urls[model].rsplit("/", 1)[1]
 
 
-def load_imagenet_weights(model: torch.nn.Module, name: str, weights: str | Path | None) -> int:
-    """Copy every ImageNet tensor whose name and shape fit (the classifier does not); returns how many."""
-    path = imagenet_weights_path(name, weights)
+def initial_weights_file(name: str, weights: str | Path | None, backbone: str = "imagenet") -> Path:
+    """The pretrained weights' file, which must exist (checked before any training)."""
+    path = imagenet_weights_path(name, weights, backbone)
     if not path.is_file():
-        raise InputError(f"ImageNet weights for {name} not found at {path} (no download on this machine): put the "
+        raise InputError(f"pretrained weights for {name} not found at {path} (no download on this machine): put the "
                          "file there, pass --weights PATH, or set reid.pretrained: false in the config")
+    return path
+
+
+def load_imagenet_weights(model: torch.nn.Module, name: str, weights: str | Path | None,
+                          backbone: str = "imagenet") -> int:
+    """Copy every pretrained tensor whose name and shape fit (the classifier does not); returns how many."""
+    path = initial_weights_file(name, weights, backbone)
     try:
         pretrained = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -185,7 +195,7 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     model = torchreid.reid.models.build_model(config.model, num_classes=manager.num_train_pids, loss="softmax",
                                               pretrained=False, use_gpu=use_gpu)
     if config.pretrained:
-        load_imagenet_weights(model, config.model, weights)
+        load_imagenet_weights(model, config.model, weights, config.backbone)
     # channels_last on the CPU too: OSNet-x0.25 at 64x32 trains 1.5 times faster with it (bench/RESULTS.md)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimiser = torchreid.reid.optim.build_optimizer(
@@ -197,6 +207,8 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
     if config.warmup_epochs or config.milestones:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda epoch: warmup_multistep(
             epoch, config.warmup_epochs, config.milestones))
+    elif config.schedule == "cosine":
+        scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="cosine", max_epoch=config.epochs)
     else:
         scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",
                                                             stepsize=config.stepsize)

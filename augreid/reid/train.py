@@ -28,7 +28,7 @@ from augreid.metrics.reid import AP_RULES, QueryResults, summarise
 from augreid.output import check_output, output_lock
 from augreid.reid.budget import TrainingLength, training_length
 from augreid.reid.data import PreloadedBatches, market_lists
-from augreid.reid.engine import SoftmaxEngine, build_engine, rank_query_set
+from augreid.reid.engine import SoftmaxEngine, build_engine, initial_weights_file, rank_query_set
 
 RANKS = (1, 5, 10)
 PER_QUERY_COLUMNS = ["query", "pid", "camid", "ap", "first_match_rank"]
@@ -70,19 +70,22 @@ def per_query_table(queries: list[tuple[str, int, int]], results: QueryResults, 
 
 
 def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed: int = 0,
-               weights: str | Path | None = None, device: str = "auto") -> dict:
-    """Train and evaluate one baseline; returns the metrics written to `out/metrics.json`."""
+               weights: str | Path | None = None, device: str = "auto", log: Callable[[str], None] = print) -> dict:
+    """Train and evaluate one baseline; returns the metrics written to `out/metrics.json`. `log` takes one line
+    per epoch."""
     data_root, out = Path(data_root), check_output(out, data_root)
+    if config.pretrained:
+        initial_weights_file(config.model, weights, config.backbone)
     check_complete(data_root)
     lists = market_lists(data_root)  # bad layouts fail here, before any training
     length = training_length(config, data_root, len(lists["train"]))
     check_images(path for split in lists.values() for path, _, _ in split)
     with output_lock(out):
-        return _train_and_evaluate(data_root, lists, length, config, out, seed, weights, device)
+        return _train_and_evaluate(data_root, lists, length, config, out, seed, weights, device, log)
 
 
 def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, config: ReidConfig, out: Path,
-                        seed: int, weights: str | Path | None, device: str) -> dict:
+                        seed: int, weights: str | Path | None, device: str, log: Callable[[str], None]) -> dict:
     started = time.perf_counter()
     device_ = pick_device(device)
     import_torchreid().reid.utils.set_random_seed(seed)
@@ -91,7 +94,7 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
     train_started = time.perf_counter()
     loader = (PreloadedBatches(lists["train"], config.height, config.width, config.batch_size, config.random_flip)
               if config.preload else manager.train_loader)
-    steps = train_steps(engine, loader, length, fixbase)
+    steps = train_steps(engine, loader, length, fixbase, log)
     train_seconds = time.perf_counter() - train_started
 
     results = rank_query_set(engine, manager, config.flip_test, config.normalize_features)
@@ -104,6 +107,7 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
         "query_images": len(lists["query"]), "gallery_images": len(lists["gallery"]), "valid_queries": valid,
         "budget": length.budget, "epochs": length.epochs, "steps": steps, "steps_per_epoch": length.steps_per_epoch,
         "budget_reference_images": length.reference_images, "seed": seed, "model": config.model,
+        "initial_weights": str(weights) if config.pretrained and weights else None,
         "device": str(device_),
         # where it ran: on a work pool with one worker per GPU, the host and the GPU the worker was given
         "host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -37,18 +37,27 @@ def results_frame(results: Iterable[dict], axis: str = "portion") -> pd.DataFram
     return frame.astype({axis: float, "seed": int, "mAP": float, "rank1": float})
 
 
-def summarise(frame: pd.DataFrame, generators: list[str]) -> pd.DataFrame:
-    """Long table: generator, portion (or factor), seeds, mAP mean / std, rank-1 mean / std; the p = 1.0 runs
-    shared by all."""
+def expand_full(frame: pd.DataFrame, generators: list[str]) -> pd.DataFrame:
+    """Rows per (generator, portion or factor): the shared p = 1.0 rows repeated for every generator, then only
+    the given generators' rows."""
     axis = axis_of(frame)
     full = frame[frame[axis] == FULL] if axis == "portion" else frame.iloc[:0]
     partial = frame.drop(full.index)
     expanded = pd.concat([partial] + [full.assign(generator=g) for g in generators if not full.empty],
                          ignore_index=True)
-    expanded = expanded[expanded["generator"].isin(generators)]
-    grouped = expanded.groupby(["generator", axis])
+    return expanded[expanded["generator"].isin(generators)]
+
+
+def summarise(frame: pd.DataFrame, generators: list[str], intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Long table: generator, portion (or factor), seeds, mAP mean / std, rank-1 mean / std; the p = 1.0 runs
+    shared by all. `intervals` (`comparisons.cell_intervals`) adds each cell's 95% half-widths over seeds and
+    queries, `mAP_ci95` and `rank1_ci95`."""
+    axis = axis_of(frame)
+    grouped = expand_full(frame, generators).groupby(["generator", axis])
     summary = grouped.agg(seeds=("seed", "nunique"), mAP_mean=("mAP", "mean"), mAP_std=("mAP", "std"),
                           rank1_mean=("rank1", "mean"), rank1_std=("rank1", "std")).reset_index()
+    if intervals is not None:
+        summary = summary.merge(expand_full(intervals, generators), on=["generator", axis], how="left")
     summary["generator"] = pd.Categorical(summary["generator"], categories=generators, ordered=True)
     return summary.sort_values(["generator", axis]).reset_index(drop=True).fillna({"mAP_std": 0.0, "rank1_std": 0.0})
 
@@ -96,10 +105,11 @@ def write_report(summary: pd.DataFrame, out: str | Path, title: str | None = Non
     with atomic_file(paths["csv"]) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.3f", lineterminator="\n")
     figure, axes = plt.subplots(figsize=(6, 4))
+    bars = f"{lead}_ci95" if f"{lead}_ci95" in summary else f"{lead}_std"  # the interval where there is one
     for generator, rows in summary.groupby("generator", observed=True, sort=True):
-        axes.errorbar(rows[axis], rows[f"{lead}_mean"], yerr=rows[f"{lead}_std"], marker="o", capsize=3,
-                      label=generator)
-    axes.set(xlabel=label, ylabel=f"{name} (%)", title=title, xticks=sorted(summary[axis].unique()))
+        axes.errorbar(rows[axis], rows[f"{lead}_mean"], yerr=rows[bars], marker="o", capsize=3, label=generator)
+    caption = "bars: 95% interval over seeds and queries" if bars.endswith("ci95") else "bars: sd over seeds"
+    axes.set(xlabel=f"{label} ({caption})", ylabel=f"{name} (%)", title=title, xticks=sorted(summary[axis].unique()))
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
