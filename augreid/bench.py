@@ -28,6 +28,7 @@ and keypoints in, images out (its parameters and FLOPs are its own business: not
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -252,28 +253,26 @@ def quiet(line: str) -> None:
 def _aa_run(arguments: tuple) -> tuple[int, dict]:
     from augreid.reid.train import train_reid
 
-    import contextlib
-
     data_root, config, out, seed, weights = arguments
     with contextlib.redirect_stdout(sys.stderr):  # torchreid prints its data summary: stdout keeps the report alone
         return seed, train_reid(data_root, config, out, seed=seed, weights=weights, device="cpu", log=quiet)
 
 
-def initial_weights(settings, out: Path, weights: Path | None) -> str | None:
-    """--weights, or for `reid.backbone: synthetic` the config's backbone, trained under `out` once."""
-    if weights is not None or not (settings.reid.pretrained and settings.reid.backbone == "synthetic"):
-        return str(weights) if weights else None
+def _aa_backbone(arguments: tuple) -> str:
     from augreid.reid.pretrain import pretrain_backbone
 
-    print("A/A: training the config's synthetic backbone first (once)", file=sys.stderr, flush=True)
-    return pretrain_backbone(settings, out / "backbone", device="cpu", log=quiet)["backbone"]
+    settings, out = arguments
+    with contextlib.redirect_stdout(sys.stderr):
+        return pretrain_backbone(settings, out, device="cpu", log=quiet)["backbone"]
 
 
 def aa_runs(data_root: Path, config_path: Path, out: Path, runs: int, first_seed: int, parallel: int,
             weights: Path | None = None) -> list[Path]:
     """The pool of runs, `parallel` at a time in processes of one thread each; finished ones (their metrics.json)
-    are kept. Returns their folders in seed order."""
+    are kept. Without --weights, a config with `reid.backbone: synthetic` first gets its backbone, trained once
+    under `out` in such a process, as the flow trains it. Returns the runs' folders in seed order."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from augreid.config import load_config
     from augreid.output import check_output
@@ -281,21 +280,27 @@ def aa_runs(data_root: Path, config_path: Path, out: Path, runs: int, first_seed
     settings = load_config(config_path)
     config = settings.reid
     check_output(out, data_root)
-    start = initial_weights(settings, out, weights)
     folders = {seed: out / f"seed_{seed}" for seed in range(first_seed, first_seed + runs)}
-    todo = [(str(data_root), config, str(folder), seed, start) for seed, folder in folders.items()
-            if not (folder / "metrics.json").is_file()]
+    missing = [seed for seed, folder in folders.items() if not (folder / "metrics.json").is_file()]
     print(f"A/A: {runs} runs of {config.model} ({config_path}) on {data_root}, seeds {first_seed}-"
-          f"{first_seed + runs - 1}; {runs - len(todo)} already there", file=sys.stderr, flush=True)
+          f"{first_seed + runs - 1}; {runs - len(missing)} already there", file=sys.stderr, flush=True)
+    if not missing:
+        return list(folders.values())
     started = time.perf_counter()
-    if todo:
-        with multiprocessing.get_context("spawn").Pool(parallel, initializer=torch.set_num_threads,
-                                                       initargs=(1,)) as pool:
-            for done, (seed, metrics) in enumerate(pool.imap_unordered(_aa_run, todo), 1):
-                elapsed = time.perf_counter() - started
-                print(f"  run {done}/{len(todo)} (seed {seed}): mAP {metrics['mAP']:.2f}, "
-                      f"{metrics['wall_seconds']:.0f} s; eta {elapsed / done * (len(todo) - done):.0f} s",
-                      file=sys.stderr, flush=True)
+    # a process pool whose workers may start processes of their own (the backbone's population is rendered so)
+    with ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        start = str(weights) if weights else None
+        if start is None and config.pretrained and config.backbone == "synthetic":
+            print("A/A: the config's synthetic backbone first", file=sys.stderr, flush=True)
+            start = pool.submit(_aa_backbone, (settings, out / "backbone")).result()
+        todo = [(str(data_root), config, str(folders[seed]), seed, start) for seed in missing]
+        runs_done = as_completed([pool.submit(_aa_run, arguments) for arguments in todo])
+        for done, (seed, metrics) in enumerate((future.result() for future in runs_done), 1):
+            elapsed = time.perf_counter() - started
+            print(f"  run {done}/{len(todo)} (seed {seed}): mAP {metrics['mAP']:.2f}, "
+                  f"{metrics['wall_seconds']:.0f} s; eta {elapsed / done * (len(todo) - done):.0f} s",
+                  file=sys.stderr, flush=True)
     return list(folders.values())
 
 
