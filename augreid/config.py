@@ -18,6 +18,9 @@ from augreid.errors import InputError
 from augreid.factor import parse_poses
 
 T = TypeVar("T")
+# The test pairs the quality table scores without a pairs file; `augreid.slots` exports as many, so that a default
+# export covers a default quality run.
+QUALITY_PAIRS = 1000
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,7 @@ class QualityConfig:
     """Generation quality on test pairs: the data root's `market-pairs-test.csv` when present, otherwise `pairs`
     drawn with `seed` from the test identities."""
 
-    pairs: int = 1000
+    pairs: int = QUALITY_PAIRS
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -365,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                                           f"preset: {', '.join(PRESETS)} (default: the preset named NAME, else plain)")
     parser.add_argument("--panel", type=int, default=-1, help="external:NAME: the panel of a strip that holds the "
                                                               "generated image (default -1, the last)")
-    parser.add_argument("--resize", action="store_true", help="external:NAME: resize images of another size to 128x64")
+    parser.add_argument("--resize", action="store_true",
+                        help="external:NAME: resize single images of another size to 128x64 (a strip must have its "
+                             "preset's size)")
     parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
     parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS, or GEN_kK_POSES_sS)")
     parser.add_argument("--condition", default="nearest", help="--portion: nearest (pose distance, default) or random")

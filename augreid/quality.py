@@ -29,6 +29,7 @@ import torch
 
 from augreid.annotations import Annotations, read_annotations
 from augreid.atomic import atomic_write_text
+from augreid.config import QUALITY_PAIRS
 from augreid.device import pick_device, weights_cache_dir
 from augreid.errors import InputError, exit_on_input_error
 from augreid.gallery import comparison_grid
@@ -46,7 +47,6 @@ from augreid.pose_estimator.blazepose import BlazePose, describe, keypoints_of, 
 from augreid.reid.identity import QUERY_KINDS, ReidEmbedder, gallery_features, identity_scores, real_gallery
 
 METRICS = ("ssim", "mask_ssim", "psnr")
-DEFAULT_PAIRS = 1000
 GALLERY_ROWS = 8
 # metrics of the papers that need pretrained networks, and the weights file each would need
 PRETRAINED = {"IS": "inception_v3_google-0cc3c7bd.pth", "FID": "pt_inception-2015-12-05-6726825d.pth",
@@ -165,7 +165,7 @@ def test_pairs(data_root: Path, pairs_csv: str | Path | None, count: int, seed: 
 
 
 def evaluate(data_root: str | Path, generator: str | Path | GeneratorSpec, out: str | Path,
-             pairs_csv: str | Path | None = None, count: int = DEFAULT_PAIRS, seed: int = 0, device: str = "auto",
+             pairs_csv: str | Path | None = None, count: int = QUALITY_PAIRS, seed: int = 0, device: str = "auto",
              reid_model: str | Path | None = None) -> dict:
     """Score one generator (a checkpoint's path, or any generator's spec) on test pairs (and, with `reid_model`,
     the identity of its images); writes `quality.json` and `gallery.png` to `out`."""
@@ -311,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pattern", help=f"external:NAME: file names with {{from}} and {{to}}, or a preset: "
                                           f"{', '.join(PRESETS)}")
     parser.add_argument("--panel", type=int, default=-1, help="external:NAME: the panel of a strip (default -1)")
-    parser.add_argument("--resize", action="store_true", help="external:NAME: resize images of another size")
+    parser.add_argument("--resize", action="store_true", help="external:NAME: resize single images of another size")
     parser.add_argument("--pairs", type=Path, help="test pairs CSV (from,to), e.g. market-pairs-test.csv")
-    parser.add_argument("--count", type=int, default=DEFAULT_PAIRS, help="pairs to draw without --pairs")
+    parser.add_argument("--count", type=int, default=QUALITY_PAIRS, help="pairs to draw without --pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reid-model", type=Path,
                         help="an augreid.reid run (folder or its model.pt) trained on the real training set: adds the "

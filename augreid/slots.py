@@ -8,6 +8,7 @@ and adds the test pairs that the quality table scores (the data root's
 They are written in the format the PATN-family test scripts read, one folder per batch:
 
     OUT/batch_1/test/                       condition images, and a stand-in for every target image
+    OUT/batch_1/testK/NAME.npy              each image's pose heatmaps, as their loaders read them
     OUT/batch_1/market-annotation-test.csv  keypoints of both (PATN format)
     OUT/batch_1/market-pairs-test.csv       from,to
     OUT/slots.csv                           every pair: kind (slot or test), portion or factor, seed, batch
@@ -16,8 +17,10 @@ They are written in the format the PATN-family test scripts read, one folder per
 Those scripts also open the target image of each pair, which does not exist for a missing slot. Its stand-in is
 a copy of the pair's condition image, so no real target can leak into a generated image; and since an image may
 be a target in one pair and a condition in another, pairs are split into batches within which no target name is a
-condition name. Run the test script on each batch, gather the generated images in one folder, and read them back
-with `augreid.generate --generator external:NAME --images DIR` (and the flow's `external:NAME=DIR`).
+condition name. The heatmaps are what their `tool/generate_pose_map_market.py` would write from the annotations
+(computed by `augreid.heatmap`), so their test script runs on a batch unchanged. Run it on each batch, gather the
+generated images in one folder, and read them back with `augreid.generate --generator external:NAME --images DIR`
+(and the flow's `external:NAME=DIR`).
 """
 from __future__ import annotations
 
@@ -33,16 +36,18 @@ import pandas as pd
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.conditions import MODES
-from augreid.config import load_config
+from augreid.config import QUALITY_PAIRS, load_config
 from augreid.errors import InputError, exit_on_input_error
 from augreid.factor import Poses, check_factor, parse_poses
 from augreid.generate import UNPOSED_POLICIES, plan_augmentation, plan_by_factor
+from augreid.heatmap import pose_heatmaps
 from augreid.market import TEST_PAIRS, annotation_file, check_complete, scan_split
 from augreid.output import check_output
 from augreid.portion import check_portion
 from augreid.quality import test_pairs
 
 SLOT_COLUMNS = ["kind", "portion", "factor", "seed", "from", "to", "batch"]
+HEATMAP_CHUNK = 256  # images whose heatmaps are computed at once (590 kB each)
 
 
 def study_slots(data_root: Path, portions: list[float], seeds: list[int], condition_mode: str, unposed: str,
@@ -82,8 +87,20 @@ def assign_batches(pairs: pd.DataFrame) -> list[int]:
     return batches
 
 
+def write_heatmaps(folder: Path, keypoints: Annotations) -> None:
+    """`NAME.npy` for each image, in the format of the PATN family's `tool/generate_pose_map_market.py`, which
+    their loader (`data/keypoint.py`) reads from `<dataroot>/<phase>K/`: float32, (128, 64, 18), i.e. (H, W, C)."""
+    folder.mkdir()
+    for start in range(0, len(keypoints.names), HEATMAP_CHUNK):
+        names = keypoints.names[start:start + HEATMAP_CHUNK]
+        maps = pose_heatmaps(keypoints.poses(names)).permute(0, 2, 3, 1).numpy()
+        for name, heatmap in zip(names, maps):
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(heatmap))
+
+
 def write_batch(folder: Path, pairs: pd.DataFrame, images: dict[str, Path], keypoints: Annotations) -> None:
-    """One batch in the PATN layout: condition images, target stand-ins, keypoints, pairs."""
+    """One batch in the PATN layout: condition images, target stand-ins, keypoints, heatmaps, pairs. A target's
+    keypoints and heatmaps are its own (the pose to draw), its image is the stand-in."""
     image_dir = folder / "test"
     image_dir.mkdir(parents=True)
     for condition in pd.unique(pairs["from"]):
@@ -91,12 +108,14 @@ def write_batch(folder: Path, pairs: pd.DataFrame, images: dict[str, Path], keyp
     for target, condition in pairs.drop_duplicates("to")[["to", "from"]].itertuples(index=False):
         shutil.copyfile(images[condition], image_dir / target)  # the stand-in: never the real target
     names = list(pd.unique(pd.concat([pairs["from"], pairs["to"]])))
-    write_annotations(folder / "market-annotation-test.csv", Annotations(names, keypoints.poses(names)))
+    batch_keypoints = keypoints.subset(names)
+    write_annotations(folder / "market-annotation-test.csv", batch_keypoints)
+    write_heatmaps(folder / "testK", batch_keypoints)
     pairs[["from", "to"]].to_csv(folder / TEST_PAIRS, index=False, lineterminator="\n")
 
 
 def export_slots(data_root: str | Path, out: str | Path, portions: list[float], seeds: list[int],
-                 condition_mode: str = "nearest", unposed: str = "generate", test_count: int = 400,
+                 condition_mode: str = "nearest", unposed: str = "generate", test_count: int = QUALITY_PAIRS,
                  test_seed: int = 0, with_test_pairs: bool = True, factors: list[int] = (),
                  poses: str = "pool") -> dict:
     """Write the study's pairs as batches for a test script elsewhere; returns the export's summary."""
@@ -181,14 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         args.data_root, args.out, args.portions, args.seeds,
         args.condition or (config.augmentation.condition if config else "nearest"),
         args.unposed or (config.augmentation.unposed if config else "generate"),
-        config.quality.pairs if config else 400, config.quality.seed if config else 0, not args.no_test_pairs,
+        config.quality.pairs if config else QUALITY_PAIRS, config.quality.seed if config else 0,
+        not args.no_test_pairs,
         args.factors, " ".join(args.poses) if args.poses else config.augmentation.poses if config else "pool")
     counts, inputs = summary["counts"], summary["inputs"]
     cells = (len(inputs["portions"]) + len(inputs["factors"])) * len(args.seeds)
     print(f"{summary['out']}: {counts['slots']} slots of {cells} cells "
           f"and {counts['test_pairs']} test pairs = {counts['images_to_make']} images to make, in "
-          f"{counts['batches']} batch folders (test/, market-annotation-test.csv, {TEST_PAIRS}); every target image "
-          "there is a stand-in, a copy of its pair's condition image")
+          f"{counts['batches']} batch folders (test/, testK/, market-annotation-test.csv, {TEST_PAIRS}); every target "
+          "image there is a stand-in, a copy of its pair's condition image")
     return 0
 
 

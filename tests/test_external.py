@@ -1,4 +1,6 @@
 """Images made elsewhere: the slots exported for an outside test script, filled by one, and read back."""
+import inspect
+import io
 import json
 import shutil
 import subprocess
@@ -8,15 +10,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
+from augreid.config import QualityConfig
 from augreid.errors import InputError
 from augreid.generate import augment, plan_augmentation
 from augreid.annotations import read_annotations
-from augreid.generators.external import PRESETS, detect_pattern, file_name, pattern_regex, resolve_pattern
+from augreid.generators.external import (PRESETS, ExternalImages, detect_pattern, file_name, pattern_regex,
+                                         resolve_pattern)
 from augreid.generators.source import GeneratorSpec
-from augreid.images import load_image
-from augreid.market import annotation_file, scan_split
+from augreid.heatmap import pose_heatmaps
+from augreid.images import JPEG_QUALITY, load_image
+from augreid.market import annotation_file, pair_names, scan_split
+from augreid.quality import evaluate
 from augreid.slots import export_slots
 
 MIRROR = Path(__file__).parent / "tools" / "mirror_generator.py"
@@ -73,7 +80,8 @@ def test_imported_images_fill_the_set_from_the_strips_last_panel(exported, small
 
 
 def test_the_pattern_is_found_from_the_folder_and_reads_the_published_names(tmp_path):
-    assert pattern_regex(PRESETS["patn"]).match("0002_c1s1_000451_03.jpg___0002_c3s1_000551_01_vis.jpg")
+    assert pattern_regex(PRESETS["patn"]).match("0002_c1s1_000451_03.jpg___0002_c3s1_000551_01.jpg_vis.jpg").groups() \
+        == ("0002_c1s1_000451_03", "0002_c3s1_000551_01")
     assert pattern_regex(PRESETS["gfla"]).match("0002_c1s1_000451_03_2_0002_c3s1_000551_01_vis.jpg")
     assert pattern_regex(PRESETS["gfla"]).match("0005_c2_f0046985_2_0005_c5_f0051341_vis.jpg").groups() == (
         "0005_c2_f0046985", "0005_c5_f0051341")  # DukeMTMC-reID names
@@ -94,9 +102,10 @@ def _copy(results: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("damage, message", [
     ("missing", r"1 generated images missing: 0\d{3}_c"),
-    ("extra", r"1 unexpected images: 0099_c1s1_000001_00.jpg___0099_c2s1_000002_00_vis.jpg \(the pattern"),
+    ("extra", r"1 unexpected images: 0099_c1s1_000001_00.jpg___0099_c2s1_000002_00.jpg_vis.jpg \(the pattern"),
     ("undecodable", r"1 unusable generated images: .*cannot read image"),
-    ("wrong size", r"1 unusable generated images: .*: 50x100 pixels, not 64x128 nor a strip"),
+    ("wrong size", r"1 unusable generated images: .*_vis.jpg: 50x100 pixels, not a strip of 5 panels of 64x128 "
+                   r"\(320x128\)"),
 ])
 def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synthetic, tmp_path, damage, message):
     _, slots, results = exported
@@ -106,7 +115,7 @@ def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synt
     if damage == "missing":
         victim.unlink()
     elif damage == "extra":
-        shutil.copy(victim, broken / "0099_c1s1_000001_00.jpg___0099_c2s1_000002_00_vis.jpg")
+        shutil.copy(victim, broken / "0099_c1s1_000001_00.jpg___0099_c2s1_000002_00.jpg_vis.jpg")
     elif damage == "undecodable":
         victim.write_bytes(b"not a jpeg")
     else:
@@ -115,10 +124,10 @@ def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synt
     with pytest.raises(InputError, match=message):
         augment(0.5, small_synthetic, spec, out=tmp_path / "aug", progress=False)
     assert not (tmp_path / "aug").exists()  # nothing half-assembled
-    if damage == "wrong size":
-        resized = augment(0.5, small_synthetic, GeneratorSpec("mirror", "external", str(broken), pattern="patn",
-                                                             resize=True), out=tmp_path / "aug", progress=False)
-        assert resized["counts"]["generated_now"] > 0
+    if damage == "wrong size":  # resizing a strip cannot tell its panels: refused all the same
+        with pytest.raises(InputError, match=message):
+            augment(0.5, small_synthetic, GeneratorSpec("mirror", "external", str(broken), pattern="patn",
+                                                        resize=True), out=tmp_path / "aug", progress=False)
 
 
 def test_generate_cli_reads_a_folder_by_name_and_refuses_a_missing_one(exported, small_synthetic, tmp_path):
@@ -136,11 +145,127 @@ def test_generate_cli_reads_a_folder_by_name_and_refuses_a_missing_one(exported,
 
 
 def test_quality_scores_the_exported_test_pairs(exported, small_synthetic, tmp_path):
-    from augreid.quality import evaluate
-
     _, _, results = exported
     result = evaluate(small_synthetic, GeneratorSpec("mirror", "external", str(results)), tmp_path / "q", count=20,
                       seed=0)
     assert result["generator"] == "mirror" and result["pairs"] == 20
     assert result["inputs"]["source"]["pattern"] == PRESETS["patn"]  # found from the folder's names
     assert 0 < result["ssim"] < 1 and result["ssim"] != result["copy_ssim"]
+
+
+def authors_name(condition: str, target: str) -> str:
+    """The name PATN's, PoNA's and APS's test scripts give a pair's strip: `image_path = P1 + '___' + P2`
+    (Pose-Transfer models/PATN.py:113), saved as `'%s_%s.jpg' % (image_path[0], label)` with label 'vis'
+    (util/visualizer.py:135)."""
+    return "%s_%s.jpg" % (condition + "___" + target, "vis")
+
+
+def write_strip(path: Path, panels: int, rng: np.random.Generator) -> None:
+    """A strip of `panels` 64x128 panels of noise: every file's every panel differs from all others."""
+    Image.fromarray(rng.integers(0, 256, (128, 64 * panels, 3), dtype=np.uint8)).save(path, quality=95)
+
+
+@pytest.fixture(scope="module")
+def authors_results(exported, tmp_path_factory) -> Path:
+    """Every exported pair's 5-panel strip, named by the authors' rule."""
+    _, slots, _ = exported
+    folder = tmp_path_factory.mktemp("authors") / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for condition, target in pd.read_csv(slots / "slots.csv").drop_duplicates(["from", "to"])[["from", "to"]].values:
+        write_strip(folder / authors_name(condition, target), 5, rng)
+    return folder
+
+
+def _generate(data_root: Path, images: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "augreid.generate", "--portion", "0.5", "--data-root", str(data_root),
+                           "--images", str(images), "--out", str(out), *options], capture_output=True, text=True)
+
+
+def test_the_authors_file_names_fill_each_slot_with_its_own_files_last_panel(authors_results, small_synthetic,
+                                                                            tmp_path):
+    done = _generate(small_synthetic, authors_results, tmp_path / "aug", "--generator", "external:patn")
+    assert done.returncode == 0, done.stderr
+    generated = pd.read_csv(tmp_path / "aug" / "manifest.csv").query("source == 'generated'")
+    assert len(generated) > 0
+    for name, condition, target in generated[["name", "condition", "target"]].values:
+        with Image.open(authors_results / authors_name(condition, target)) as strip:
+            last = strip.convert("RGB").crop((256, 0, 320, 128))
+        encoded = io.BytesIO()
+        last.save(encoded, format="JPEG", quality=JPEG_QUALITY)  # the slot is that panel, written once as JPEG
+        expected = np.asarray(Image.open(encoded).convert("RGB"))
+        np.testing.assert_array_equal(load_image(tmp_path / "aug" / "bounding_box_train" / name), expected)
+
+
+@pytest.mark.parametrize("label", ["pona", "aps"])
+def test_pona_and_aps_read_the_authors_names_without_a_pattern(authors_results, exported, small_synthetic, label):
+    _, slots, _ = exported
+    pattern = resolve_pattern(None, label, authors_results)
+    assert pattern == "{from}.jpg___{to}.jpg_vis.jpg"
+    pairs = pd.read_csv(slots / "slots.csv")
+    assert len(ExternalImages(authors_results, pattern).check(pairs, pair_names(small_synthetic))) == 64
+
+
+@pytest.mark.parametrize("panels", [4, 6])
+def test_a_strip_of_another_panel_count_is_refused_by_the_cli(authors_results, exported, small_synthetic, tmp_path,
+                                                              panels):
+    _, slots, _ = exported
+    broken = _copy(authors_results, tmp_path)
+    first = pd.read_csv(slots / "slots.csv").iloc[0]
+    write_strip(broken / authors_name(first["from"], first["to"]), panels, np.random.default_rng(1))
+    done = _generate(small_synthetic, broken, tmp_path / "aug", "--generator", "external:patn")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: ")
+    assert f"{authors_name(first['from'], first['to'])}: {64 * panels}x128 pixels, not a strip of 5" in done.stderr
+    assert not (tmp_path / "aug").exists()
+
+
+def test_plain_reads_single_images_only(exported, small_synthetic, tmp_path):
+    """A 128x128 image is not a strip of two panels; resized only when asked."""
+    _, slots, _ = exported
+    pairs = pd.read_csv(slots / "slots.csv")
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for condition, target in pairs[["from", "to"]].values:
+        Image.new("RGB", (128, 128), (200, 10, 10)).save(folder / f"{condition[:-4]}___{target[:-4]}.jpg")
+    known = pair_names(small_synthetic)
+    with pytest.raises(InputError, match=r"unusable generated images: .*___.*\.jpg: 128x128 pixels, not 64x128 "
+                                         r"\(resizing needs --resize\)"):
+        ExternalImages(folder, PRESETS["plain"]).check(pairs, known)
+    resized = ExternalImages(folder, PRESETS["plain"], resize=True)
+    resized.check(pairs, known)
+    assert resized.read(pairs["from"][:1].tolist(), pairs["to"][:1].tolist()).shape == (1, 128, 64, 3)
+    with pytest.raises(InputError, match=r"--panel 2: a file named '\{from\}___\{to\}.jpg' holds 1 panel"):
+        ExternalImages(folder, PRESETS["plain"], panel=2).check(pairs, known)
+
+
+def test_the_export_holds_heatmaps_that_the_authors_loader_reads(exported, small_synthetic):
+    """As Pose-Transfer's data/keypoint.py: `<dataroot>/<phase>K/<name>.npy`, np.load, then (H, W, C) -> (C, H, W)."""
+    _, slots, _ = exported
+    keypoints = {**dict(zip(*_names_and_keypoints(small_synthetic, "train"))),
+                 **dict(zip(*_names_and_keypoints(small_synthetic, "gallery")))}
+    for batch in sorted(slots.glob("batch_*")):
+        pairs = pd.read_csv(batch / "market-pairs-test.csv")
+        names = sorted(set(pairs["from"]) | set(pairs["to"]))
+        assert sorted(p.name for p in (batch / "testK").iterdir()) == sorted(f"{n}.npy" for n in names)
+        for name in names:
+            stored = np.load(batch / "testK" / f"{name}.npy")
+            assert stored.dtype == np.float32 and stored.shape == (128, 64, 18)
+            loaded = torch.from_numpy(stored).float().transpose(2, 0).transpose(2, 1)
+            assert loaded.shape == (18, 128, 64)
+            assert torch.equal(loaded, pose_heatmaps(keypoints[name]))  # the target's own pose, not its stand-in's
+            # the authors' tool/generate_pose_map_market.py formula, written out
+            yy, xx = np.meshgrid(np.arange(128), np.arange(64), indexing="ij")
+            for joint, (y, x) in enumerate(keypoints[name]):
+                authors = 0 if y == -1 or x == -1 else np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 6 ** 2))
+                np.testing.assert_allclose(stored[..., joint], authors, atol=1e-6)
+
+
+def _names_and_keypoints(data_root: Path, split: str) -> tuple[list[str], np.ndarray]:
+    annotations = read_annotations(annotation_file(data_root, split))
+    return annotations.names, annotations.keypoints
+
+
+def test_slots_exports_as_many_test_pairs_as_quality_scores():
+    exported_default = inspect.signature(export_slots).parameters["test_count"].default
+    assert exported_default == inspect.signature(evaluate).parameters["count"].default == QualityConfig().pairs == 1000

@@ -1,14 +1,20 @@
 """Images made elsewhere: a folder with one generated image per (condition, target) pair, found by a name pattern.
 
 A pattern names a pair's file with `{from}` and `{to}`, the condition's and the target's image names without
-`.jpg`. The presets are what the authors' test scripts write (`python -m augreid.slots` writes their inputs):
-- `patn`, `pona`, `aps`: `{from}.jpg___{to}_vis.jpg`. Their test scripts join the two paths with `___` and their
-  visualiser drops the last extension before adding `_vis.jpg`. The file is a strip of five panels of the crop's
-  width: condition, condition pose, target, target pose, generated; the generated image is the last panel.
-- `gfla`: `{from}_2_{to}_vis.jpg`, the generated image alone.
-- `plain` (any other name): `{from}___{to}.jpg`, the generated image alone.
-A file as wide as k crops (k > 1) is read as a strip of k panels and `panel` picks one (default: the last). An
-image of another size is an error unless `resize` is set.
+`.jpg`. The presets are the names the authors' test scripts write (`python -m augreid.slots` writes their inputs):
+- `patn`, `pona`, `aps`: `{from}.jpg___{to}.jpg_vis.jpg`, a strip of exactly five panels of the crop's width
+  (320x128): condition, condition pose, target, target pose, generated; the generated image is the last panel.
+  Their models join the two image names, `.jpg` kept, as `image_paths = P1 + '___' + P2` (Pose-Transfer
+  `models/PATN.py:113`, PoseStylizer `models/PoseStyleNet.py:99`, PoNA `models/PoNA.py:74`), and their visualiser
+  writes `'%s_%s.jpg' % (image_path[0], label)` with label `vis` (Pose-Transfer `util/visualizer.py:129-137`,
+  PoseStylizer `util/visualizer.py:134`); it splits the extension off only for the HTML page's header.
+- `gfla`: `{from}_2_{to}_vis.jpg`, the generated image alone. GFLA's `model/pose_model.py` names a pair
+  `splitext(P1)[0] + '_2_' + P2` (`set_input`) and saves the generated image with `data_name='vis'` (`test`);
+  `model/base_model.py` `save_results` writes `'%s_%s.%s' % (splitext(name)[0], 'vis', 'jpg')`.
+- `plain`: `{from}___{to}.jpg`, the generated image alone.
+A pattern given as text names single images too, unless it is a preset's pattern. A strip must have exactly its
+preset's number of panels of the crop's size, and `panel` picks one (default: the last); any other size is an
+error. A single image of another size is an error unless `resize` is set.
 """
 from __future__ import annotations
 
@@ -25,8 +31,9 @@ from augreid.errors import InputError
 from augreid.pose import IMAGE_SIZE
 
 EXTERNAL_PREFIX = "external:"
-STRIP = "{from}.jpg___{to}_vis.jpg"
+STRIP = "{from}.jpg___{to}.jpg_vis.jpg"
 PRESETS = {"patn": STRIP, "pona": STRIP, "aps": STRIP, "gfla": "{from}_2_{to}_vis.jpg", "plain": "{from}___{to}.jpg"}
+PANELS = {STRIP: 5}  # crops per file of a preset's pattern; every other pattern names single images
 NAMED_IN_ERRORS = 3
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -36,9 +43,9 @@ def stem(name: str) -> str:
 
 
 def resolve_pattern(pattern: str | None, label: str, folder: Path) -> str:
-    """A preset's name or a pattern. Without one: the preset named like the generator, else the one preset that
-    names every image of the folder, else `plain`. A pattern names each pair once: `{from}` and `{to}` exactly once
-    each, nothing else in braces, no folder."""
+    """A preset's name or a pattern. Without one: the authors' names first, i.e. the preset named like the
+    generator (`external:patn`), else the one preset that names every image of the folder, else `plain`. A pattern
+    names each pair once: `{from}` and `{to}` exactly once each, nothing else in braces, no folder."""
     if pattern is None:
         return PRESETS.get(label) or detect_pattern(folder)
     pattern = PRESETS.get(pattern, pattern)
@@ -96,13 +103,20 @@ class ExternalImages:
     panel: int = -1
     resize: bool = False
 
+    @property
+    def panels(self) -> int:
+        return PANELS.get(self.pattern, 1)
+
     def check(self, pairs: pd.DataFrame, known: set[str]) -> str:
-        """Every pair's image is present, decodable and of the crop's size (or a strip of such panels), and every
-        image in the folder names a pair of two `known` images (the data set's, with `.jpg`): the
+        """Every pair's image is present, decodable and of the crop's size (a strip: exactly the pattern's panels of
+        it), and every image in the folder names a pair of two `known` images (the data set's, with `.jpg`): the
         folder may hold other cells' images, never foreign ones. Returns the SHA-256 over the pairs' file names and
         bytes, so that a changed folder changes it."""
         if not self.folder.is_dir():
             raise InputError(f"{self.folder}: folder of generated images does not exist")
+        if not -self.panels <= self.panel < self.panels:
+            raise InputError(f"--panel {self.panel}: a file named '{self.pattern}' holds {self.panels} panel(s), "
+                             f"so the panel is one of {-self.panels}..{self.panels - 1}")
         wanted = sorted({file_name(self.pattern, c, t) for c, t in zip(pairs["from"], pairs["to"])})
         present = sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         missing = sorted(set(wanted) - set(present))
@@ -130,21 +144,28 @@ class ExternalImages:
 
     def _pixels(self, name: str) -> np.ndarray:
         path = self.folder / name
-        height, width = IMAGE_SIZE
         try:
             with Image.open(path) as image:
                 image = image.convert("RGB")
         except (OSError, ValueError) as err:
             raise InputError(f"{path}: cannot read image ({err})") from None
-        panels = image.width // width if image.height == height and image.width % width == 0 else 1
-        if panels > 1:
-            if not -panels <= self.panel < panels:
-                raise InputError(f"{path}: a strip of {panels} panels has no panel {self.panel}")
-            left = (self.panel % panels) * width
-            image = image.crop((left, 0, left + width, height))
+        return self._panel(path, image) if self.panels > 1 else self._single(path, image)
+
+    def _panel(self, path: Path, image: Image.Image) -> np.ndarray:
+        """The chosen panel of a strip of exactly `panels` crops. A strip of another size is refused, `resize` or
+        not: it holds another number of panels (a 4-panel file's last one is the target pose's drawing)."""
+        height, width = IMAGE_SIZE
+        if image.size != (self.panels * width, height):
+            raise InputError(f"{path}: {image.width}x{image.height} pixels, not a strip of {self.panels} panels of "
+                             f"{width}x{height} ({self.panels * width}x{height})")
+        left = (self.panel % self.panels) * width
+        return np.asarray(image.crop((left, 0, left + width, height)))
+
+    def _single(self, path: Path, image: Image.Image) -> np.ndarray:
+        height, width = IMAGE_SIZE
         if image.size != (width, height):
             if not self.resize:
-                raise InputError(f"{path}: {image.width}x{image.height} pixels, not {width}x{height} nor a strip of "
-                                 "such panels (resizing needs --resize)")
+                raise InputError(f"{path}: {image.width}x{image.height} pixels, not {width}x{height} (resizing needs "
+                                 "--resize)")
             image = image.resize((width, height), Image.Resampling.BILINEAR)
         return np.asarray(image)

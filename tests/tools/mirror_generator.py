@@ -2,8 +2,8 @@
 
 `python mirror_generator.py BATCH_DIR RESULTS_DIR [--plain]` reads a PATN-layout batch (test/ images,
 market-pairs-test.csv) as PATN's test script does and writes, for each pair, the condition image mirrored. By
-default as PATN's visualiser does: `{from}.jpg___{to}_vis.jpg`, a strip of five 64-pixel panels whose last is the
-"generated" image; with --plain, the image alone as `{from}___{to}.jpg`.
+default as PATN's visualiser does, `'%s_%s.jpg' % (P1 + '___' + P2, 'vis')`, a strip of five 64-pixel panels whose
+last is the "generated" image; with --plain, the image alone as `{from}___{to}.jpg`.
 """
 import csv
 import sys
@@ -26,7 +26,7 @@ def main(batch: Path, results: Path, plain: bool) -> None:
             for i, panel in enumerate((condition, Image.new("RGB", condition.size), target,
                                        Image.new("RGB", condition.size), generated)):
                 strip.paste(panel, (i * condition.width, 0))
-            strip.save(results / f"{row['from']}___{row['to'][:-4]}_vis.jpg", quality=95)
+            strip.save(results / ("%s_%s.jpg" % (row["from"] + "___" + row["to"], "vis")), quality=95)
 
 
 if __name__ == "__main__":
