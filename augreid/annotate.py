@@ -15,7 +15,6 @@ the same keypoints and mask.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text
+from augreid.cli import ArgumentParser
 from augreid.errors import InputError, exit_on_input_error
 from augreid.images import check_images
 from augreid.market import SPLIT_DIRS, annotation_file, parse_name, scan_split, split_dir
@@ -156,7 +156,7 @@ def report_lines(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.annotate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.annotate", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder")
     parser.add_argument("--splits", nargs="+", choices=list(SPLIT_DIRS), help="default: every split folder there")
     parser.add_argument("--overwrite", action="store_true", help="estimate every image anew, published rows too")

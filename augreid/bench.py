@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from augreid.cli import ArgumentParser, seed_number
 from augreid.config import GeneratorArchitecture, SyntheticConfig
 from augreid.device import mixed_precision
 from augreid.errors import InputError, exit_on_input_error
@@ -352,7 +353,7 @@ def print_table(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.bench", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     generators = commands.add_parser("generators", help="parameters, GFLOPs and images/s of PoNA-3, PoNA-2, PATN-9")
     generators.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     aa.add_argument("--config", type=Path, default=Path("configs/demo.yaml"), help="its reid: section is the recipe")
     aa.add_argument("--out", type=Path, default=Path("outputs/aa"), help="the runs' folders (finished ones reused)")
     aa.add_argument("--runs", type=int, default=40, help="runs in the pool, one seed each (default 40)")
-    aa.add_argument("--first-seed", type=int, default=100, help="seeds first-seed, first-seed + 1, ... (default 100)")
+    aa.add_argument("--first-seed", type=seed_number, default=100, help="seeds first-seed, first-seed + 1, ... (default 100)")
     aa.add_argument("--seeds-per-arm", type=int, default=3, help="seeds per arm of a comparison (default 3)")
     aa.add_argument("--comparisons", type=int, default=200, help="A/A comparisons drawn (default 200)")
     aa.add_argument("--parallel", type=int, default=2, help="runs at once, one thread each (default 2)")

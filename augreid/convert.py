@@ -9,9 +9,9 @@ output records where the weights came from (file, SHA-256, key prefix) and is wr
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from augreid.cli import ArgumentParser
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
 from augreid.errors import exit_on_input_error
 from augreid.generators.checkpoint import describe, load_generator, save
@@ -20,7 +20,7 @@ from augreid.generators.official import convert_official
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.convert", description="The authors' published generator "
+    parser = ArgumentParser(prog="python -m augreid.convert", description="The authors' published generator "
                                      "weights as an augreid generator.pt")
     parser.add_argument("--generator", choices=GENERATOR_NAMES,
                         help="which generator the weights are for (default: guessed from the key names)")

@@ -14,7 +14,6 @@ K-1 copies of the image itself and `none` is the original set.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -29,6 +28,7 @@ from tqdm import tqdm
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text, file_sha256, files_digest
+from augreid.cli import ArgumentParser, seed_number
 from augreid.conditions import MODES, choose_condition
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
@@ -347,7 +347,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.generate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--portion", type=float, help="Table VI's protocol: the portion p of each identity's images kept, "
                                                       "in (0, 1]; the missing ones filled")
     parser.add_argument("--factor", type=int, help="the other protocol: every image kept and K-1 added per image, "
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resize", action="store_true",
                         help="external:NAME: resize single images of another size to 128x64 (a strip must have its "
                              "preset's size)")
-    parser.add_argument("--seed", type=int, default=0, help="which images are kept, random conditions")
+    parser.add_argument("--seed", type=seed_number, default=0, help="which images are kept, random conditions")
     parser.add_argument("--out", type=Path, help="output folder (default outputs/demo/augmented/GEN_pP_sS, or GEN_kK_POSES_sS)")
     parser.add_argument("--condition", default="nearest", help="--portion: nearest (pose distance, default) or random")
     parser.add_argument("--unposed", default="generate",

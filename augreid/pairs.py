@@ -6,7 +6,6 @@ annotation file this gives 263,632 pairs: 12,116 usable images of 745 identities
 """
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 
 from augreid.annotations import Annotations, read_annotations
 from augreid.atomic import atomic_file
+from augreid.cli import ArgumentParser
 from augreid.errors import InputError, exit_on_input_error
 from augreid.images import load_image, to_tensor
 from augreid.market import is_identity, parse_name
@@ -89,7 +89,7 @@ def write_pairs(path: str | Path, pairs: pd.DataFrame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.pairs", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.pairs", description=__doc__.splitlines()[0])
     parser.add_argument("--annotations", required=True, type=Path, help="PATN-format train annotation CSV")
     parser.add_argument("--out", required=True, type=Path, help="pairs CSV to write (from,to)")
     args = parser.parse_args(argv)

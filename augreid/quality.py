@@ -29,6 +29,7 @@ import torch
 
 from augreid.annotations import Annotations, read_annotations
 from augreid.atomic import atomic_write_text
+from augreid.cli import ArgumentParser, seed_number
 from augreid.config import QUALITY_PAIRS
 from augreid.device import pick_device, weights_cache_dir
 from augreid.errors import InputError, exit_on_input_error
@@ -301,7 +302,7 @@ def cli_generator(args: argparse.Namespace) -> GeneratorSpec:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.quality", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with test keypoints")
     parser.add_argument("--checkpoint", type=Path, help="generator.pt from augreid.train_generator (or augreid.convert), "
                                                         "or a plugin's checkpoint")
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resize", action="store_true", help="external:NAME: resize single images of another size")
     parser.add_argument("--pairs", type=Path, help="test pairs CSV (from,to), e.g. market-pairs-test.csv")
     parser.add_argument("--count", type=int, default=QUALITY_PAIRS, help="pairs to draw without --pairs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--reid-model", type=Path,
                         help="an augreid.reid run (folder or its model.pt) trained on the real training set: adds the "
                              "identity score")

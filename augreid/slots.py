@@ -24,7 +24,6 @@ generated images in one folder, and read them back with `augreid.generate --gene
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
@@ -35,6 +34,7 @@ import pandas as pd
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
 from augreid.atomic import atomic_file, atomic_write_text, file_sha256
+from augreid.cli import ArgumentParser, seed_number
 from augreid.conditions import MODES
 from augreid.config import QUALITY_PAIRS, load_config
 from augreid.errors import InputError, exit_on_input_error
@@ -180,7 +180,7 @@ def export_slots(data_root: str | Path, out: str | Path, portions: list[float], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.slots", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.slots", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with keypoints")
     parser.add_argument("--out", required=True, type=Path, help="a new folder for the batches")
     parser.add_argument("--config", type=Path, help="YAML config: its augmentation and quality sections give the "
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factors", type=int, nargs="+", default=[], help="factors K of augmentation by K")
     parser.add_argument("--poses", nargs="+", metavar="MODE",
                         help="the factors' poses: pool or canonical N (default: the config's, else pool)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=seed_number, nargs="+", default=[0])
     parser.add_argument("--condition", help="nearest or random (default: the config's, else nearest)")
     parser.add_argument("--unposed", help="generate, copy or skip (default: the config's, else generate)")
     parser.add_argument("--no-test-pairs", action="store_true", help="leave out the quality table's test pairs")

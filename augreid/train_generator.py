@@ -10,7 +10,6 @@ copy-the-condition baseline.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from augreid.annotations import read_annotations
 from augreid.atomic import atomic_write_text, file_sha256
+from augreid.cli import ArgumentParser, seed_number, positive_number
 from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
 from augreid.device import pick_device
 from augreid.errors import InputError, exit_on_input_error
@@ -212,16 +212,16 @@ def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, devi
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.train_generator", description=__doc__.splitlines()[2])
+    parser = ArgumentParser(prog="python -m augreid.train_generator", description=__doc__.splitlines()[2])
     parser.add_argument("--generator", required=True, choices=GENERATOR_NAMES)
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder with annotations")
     parser.add_argument("--config", required=True, type=Path, help="YAML config (generators:, generator_training:)")
     parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoints, samples, summary")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--vgg-weights", type=Path, help="ImageNet VGG19 weights file for the perceptual loss")
-    parser.add_argument("--stop-after", type=int, help="stop after this many iterations (resume later)")
+    parser.add_argument("--stop-after", type=positive_number, help="stop after this many iterations (resume later)")
     args = parser.parse_args(argv)
     summary = train_generator(args.generator, args.data_root, load_config(args.config), args.out, seed=args.seed,
                               resume=args.resume, device=args.device, vgg_weights=args.vgg_weights,

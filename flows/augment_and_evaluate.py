@@ -24,6 +24,7 @@ from pydantic import Field
 
 from augreid.annotate import images_without_keypoints
 from augreid.atomic import file_sha256
+from augreid.cli import ArgumentParser, seed_number
 from augreid.config import load_config
 from augreid.errors import InputError
 from augreid.conditions import MODES
@@ -47,6 +48,7 @@ from flows.children import Child, run_children
 Portion = Annotated[float, Field(gt=0.0, le=1.0, description="portion p of each identity's images kept")]
 Factor = Annotated[int, Field(ge=2, description="augmentation factor K: K-1 images added per training image")]
 Parallel = Annotated[int, Field(ge=1, description="children at once on this machine")]
+Seed = Annotated[int, Field(ge=0, description="a seed: which images are kept, and each run's randomness")]
 # a generator: built in or a control; an installed plugin's NAME; NAME=CHECKPOINT (a built-in's or a plugin's, e.g.
 # converted published weights); external:NAME=DIR (images made elsewhere). Which plugins exist is the business of
 # the machine that runs the flow (a pool's workers may have others), so the schema checks only the form.
@@ -76,6 +78,9 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     too_small = [k for k in factors if k < 2]
     if too_small:
         raise ValueError(f"factors: {too_small[0]} is below 2 (K = 1 is the original set)")
+    negative = [s for s in seeds if s < 0]
+    if negative:
+        raise ValueError(f"seeds: {negative[0]} is negative (seeds are whole numbers from 0)")
     if not (portions or factors) or not generators or not seeds:
         raise ValueError("portions (or factors), generators and seeds must each name at least one value")
     if data_root is not None:
@@ -192,7 +197,7 @@ def augment_and_reid(generator: str, portion: float | None, seed: int, data: dic
 @flow(name="augment-and-evaluate")
 def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | None = None,
                          portions: list[Portion] = DEFAULT_PORTIONS, generators: list[Generator] = DEFAULT_GENERATORS,
-                         seeds: list[int] = [0, 1, 2], output: str = "outputs/flow",  # noqa: B006
+                         seeds: list[Seed] = [0, 1, 2], output: str = "outputs/flow",  # noqa: B006
                          fan_out: str | None = None, parallel: Parallel = 1,
                          condition: Condition | None = None, factors: list[Factor] = [],  # noqa: B006
                          poses: str | None = None) -> dict:
@@ -329,16 +334,15 @@ def time_breakdown(seconds: dict[str, float], wall: float, parallel: int) -> str
 
 def main(argv: list[str] | None = None) -> int:
     """Run the flow once in this process (`make demo`); a served deployment is the other way in."""
-    import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m flows.augment_and_evaluate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m flows.augment_and_evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--data-root", help="a Market-1501-layout folder (default: the synthetic set)")
     parser.add_argument("--portions", type=float, nargs="*", default=DEFAULT_PORTIONS,
                         help="kept portions p of Table VI (none given: only the factors)")
     parser.add_argument("--generators", nargs="+", default=DEFAULT_GENERATORS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+    parser.add_argument("--seeds", type=seed_number, nargs="+", default=[0, 1, 2],
                         help="one run per cell and seed; verdicts need two or more (default 0 1 2)")
     parser.add_argument("--output", default="outputs/flow")
     parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel,
                          args.output, args.factors, poses)
-    except Exception as err:  # InputError from the config loader, ValueError from the checks
+    except (InputError, ValueError) as err:  # the config loader's and the checks' refusals; a bug keeps its traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,

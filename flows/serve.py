@@ -7,7 +7,6 @@ Runs are started from another shell with
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
@@ -15,6 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+from augreid.cli import ArgumentParser
 
 HOST = "127.0.0.1"
 DEPLOYMENT = "local"
@@ -84,7 +85,7 @@ def interrupt(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help="address the server binds to (default: loopback only)")
     parser.add_argument("--port", type=int, default=4200)
     parser.add_argument("--server-log", help="file for the server's output (default: this terminal)")

@@ -42,12 +42,12 @@ QUALITY_MARKER = "quality.json"
 
 
 def folder_digest(root: str | Path) -> str:
-    """What a Market-layout folder holds: image names and sizes of every split, and the annotation files."""
+    """What a Market-layout folder holds: the bytes of every split's images (as `augreid.generate` digests a set)
+    and of the annotation files, so that an image replaced by another of the same size changes the key."""
     root = Path(root)
     digest = hashlib.sha256()
     for folder in SPLIT_DIRS.values():
-        for image in sorted((root / folder).glob("*.jpg")):
-            digest.update(f"{folder}/{image.name}:{image.stat().st_size}\n".encode())
+        digest.update(f"{folder}:{files_digest((root / folder).glob('*.jpg'))}\n".encode())
     for name in ANNOTATION_FILES.values():
         if (root / name).is_file():
             digest.update(file_sha256(root / name).encode())

@@ -267,6 +267,27 @@ def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_p
     assert not (tmp_path / "run").exists()
 
 
+def test_an_image_replaced_by_one_of_the_same_size_reruns_the_study(harness, tiny_config, tmp_path):
+    """A given data root is digested by its images' bytes: the same names and sizes with other bytes are new
+    inputs, and no finished step answers for them."""
+    from augreid.config import load_config
+    from augreid.synthetic import build_synthetic_market
+
+    root = tmp_path / "market"
+    build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)
+    run = dict(config=tiny_config, data_root=str(root), portions=[0.5, 1.0], generators=["none"], seeds=[0],
+               output=str(tmp_path / "run"))
+    augment_and_evaluate(**run)
+    before = {p.parent.name for p in (tmp_path / "run" / "reid").glob("*/metrics.json")}
+    image = sorted((root / "bounding_box_train").glob("*.jpg"))[0]
+    content = bytearray(image.read_bytes())
+    content[15] ^= 1  # the JFIF header's pixel density: the same size, the same pixels, other bytes
+    image.write_bytes(bytes(content))
+    augment_and_evaluate(**run)
+    after = {p.parent.name for p in (tmp_path / "run" / "reid").glob("*/metrics.json")}
+    assert len(before) == 2 and len(after - before) == 2  # both runs trained again, under the new data digest
+
+
 def test_tasks_as_plain_functions(tiny_config, tmp_path):
     data = prepare_data.fn(tiny_config, "unused", None, str(tmp_path / "data"))
     assert data["root"] == str(tmp_path / "data") and (tmp_path / "data" / "synthetic.json").is_file()

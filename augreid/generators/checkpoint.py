@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -15,7 +14,7 @@ from torch import nn
 
 from augreid.atomic import atomic_file
 from augreid.config import GeneratorArchitecture
-from augreid.errors import InputError
+from augreid.errors import InputError, one_line
 from augreid.generators import build_generator
 
 GENERATOR_FORMAT = "augreid-generator/1"
@@ -29,13 +28,17 @@ def save(path: str | Path, payload: dict) -> None:
 
 def read_tensors_file(path: Path, missing: str, unreadable: str) -> object:
     """`torch.load` of tensors and builtins only (`weights_only`); a missing or unreadable file is an InputError
-    naming it: `{path}: {missing}`, `{path}: {unreadable} (why)`."""
+    naming it: `{path}: {missing}`, `{path}: {unreadable} (why)`. A file that pickles other Python objects is
+    refused without torch's advice to load it unsafely."""
     if not path.is_file():
         raise InputError(f"{path}: {missing}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise InputError(f"{path}: {unreadable} ({str(err).splitlines()[0]})") from None
+    except pickle.UnpicklingError:
+        raise InputError(f"{path}: {unreadable} (it holds Python objects beyond tensors and plain values, which "
+                         "augreid never loads: they could run code)") from None
+    except Exception as err:  # noqa: BLE001 (torch's reader raises anything on a foreign file: KeyError on text)
+        raise InputError(f"{path}: {unreadable} ({type(err).__name__}: {one_line(err)})") from None
 
 
 def load(path: str | Path, *expected_formats: str) -> dict:
@@ -74,16 +77,19 @@ def load_generator(path: str | Path, name: str | None = None,
     With `name` / `architecture` given, a checkpoint of another generator or shape is a clear error.
     """
     payload = load(path, GENERATOR_FORMAT, TRAINING_FORMAT)
-    if payload["format"] == TRAINING_FORMAT:
-        payload = generator_of_training(payload)
-    stored = GeneratorArchitecture(**payload["architecture"])
+    try:
+        if payload["format"] == TRAINING_FORMAT:
+            payload = generator_of_training(payload)
+        stored = GeneratorArchitecture(**payload["architecture"])
+    except (KeyError, TypeError, ValueError) as err:  # a forged or damaged payload: its format tag alone is right
+        raise InputError(f"{path}: a damaged augreid checkpoint ({type(err).__name__}: {one_line(err)})") from None
     if name is not None and (payload["generator"], stored) != (name, architecture or stored):
         raise InputError(f"{path}: checkpoint holds {describe(payload['generator'], stored)}, but "
                          f"{describe(name, architecture or stored)} was asked for")
     model = build_generator(payload["generator"], stored)
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as err:
         raise InputError(f"{path}: weights do not fit {describe(payload['generator'], stored)} "
                          f"({str(err).splitlines()[0]})") from None
     return model.eval(), payload

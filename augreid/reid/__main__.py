@@ -7,20 +7,20 @@ ranks `query/` against `bounding_box_test/` under the Market-1501 protocol. Writ
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from augreid.cli import ArgumentParser, seed_number
 from augreid.config import load_config
 from augreid.errors import exit_on_input_error
 from augreid.reid.train import train_reid
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.reid", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.reid", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="Market-1501-layout folder")
     parser.add_argument("--config", required=True, type=Path, help="YAML config with a `reid:` section")
     parser.add_argument("--out", required=True, type=Path, help="folder for metrics.json, per_query.csv, model.pt")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_number, default=0)
     parser.add_argument("--weights", type=Path, help="ImageNet weights file when reid.pretrained is true")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)

@@ -9,7 +9,6 @@ ImageNet file.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Callable
 import torch
 
 from augreid.atomic import atomic_file, atomic_write_text
+from augreid.cli import ArgumentParser
 from augreid.config import Config, ReidConfig, load_config
 from augreid.errors import exit_on_input_error
 from augreid.output import check_output
@@ -57,7 +57,7 @@ def pretrain_backbone(config: Config, out: str | Path, device: str = "auto",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.reid.pretrain", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m augreid.reid.pretrain", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path, help="YAML config (its reid: and pretraining:)")
     parser.add_argument("--out", required=True, type=Path, help="folder for backbone.pt and the run")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

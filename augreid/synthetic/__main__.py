@@ -1,19 +1,19 @@
 """`python -m augreid.synthetic --out DIR [--seed N] [--config FILE]`: write the synthetic Market-1501 stand-in."""
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
+from augreid.cli import ArgumentParser, seed_number
 from augreid.config import SyntheticConfig, load_config
 from augreid.errors import InputError, exit_on_input_error
 from augreid.synthetic.dataset import build_synthetic_market
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m augreid.synthetic", description=__doc__.split(":")[1].strip())
+    parser = ArgumentParser(prog="python -m augreid.synthetic", description=__doc__.split(":")[1].strip())
     parser.add_argument("--out", required=True, type=Path, help="folder to create (Market-1501 layout)")
-    parser.add_argument("--seed", type=int, default=0, help="everything follows from it (default 0)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="everything follows from it (default 0)")
     parser.add_argument("--config", type=Path, help="YAML file whose `synthetic:` section sets the sizes")
     parser.add_argument("--train-identities", type=int, help="override the config's train_identities")
     parser.add_argument("--test-identities", type=int, help="override the config's test_identities")
