@@ -6,6 +6,7 @@ default. YAML is read with `safe_load`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,36 @@ from augreid.errors import InputError
 from augreid.factor import parse_poses
 
 T = TypeVar("T")
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a key given twice in one mapping (the plain loader lets the last one win
+    silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def check_rates_and_weights(config: Any) -> None:
+    """Learning rates finite and above 0, Adam's betas in [0, 1), loss weights finite and not negative: anything
+    else trains towards NaN, or in reverse."""
+    for field_ in dataclasses.fields(config):
+        name, value = field_.name, getattr(config, field_.name)
+        if name == "lr" or name.endswith("_lr"):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number above 0, got {value}")
+        elif name in ("beta1", "beta2"):
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        elif name.startswith(("lambda_", "flow_lambda_")) or name == "weight_decay":
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number, 0 or more, got {value}")
 # The test pairs the quality table scores without a pairs file; `augreid.slots` exports as many, so that a default
 # export covers a default quality run.
 QUALITY_PAIRS = 1000
@@ -135,6 +166,7 @@ class GeneratorTrainingConfig:
             raise ValueError(f"gan_mode must be bce or lsgan, got '{self.gan_mode}'")
         if min(self.sample_every, self.checkpoint_every) < 1 or self.workers < 0 or self.pool_size < 0:
             raise ValueError("sample_every and checkpoint_every must be >= 1, workers and pool_size >= 0")
+        check_rates_and_weights(self)
 
 
 @dataclass(frozen=True)
@@ -174,6 +206,7 @@ class GFLATrainingConfig:
             raise ValueError(f"correctness_features must be vgg or patches, got '{self.correctness_features}'")
         if min(self.sample_every, self.checkpoint_every) < 1 or self.workers < 0:
             raise ValueError("sample_every and checkpoint_every must be >= 1, workers >= 0")
+        check_rates_and_weights(self)
 
     @property
     def needs_vgg(self) -> bool:
@@ -305,6 +338,7 @@ class ReidConfig:
             raise ValueError("fixbase_epochs and workers must be >= 0, lr > 0")
         if not 0.0 < self.base_lr_mult <= 1.0:
             raise ValueError(f"base_lr_mult must be in (0, 1], got {self.base_lr_mult}")
+        check_rates_and_weights(self)
 
 
 @dataclass(frozen=True)
@@ -322,8 +356,9 @@ class PretrainingConfig:
     def __post_init__(self) -> None:
         if self.seed < 1:
             raise ValueError(f"seed must be at least 1 (seed 0 is the study's own synthetic set), got {self.seed}")
-        if min(self.batch_size, self.epochs, self.stepsize) < 1 or not self.lr > 0:
-            raise ValueError("batch_size, epochs and stepsize must be >= 1, lr > 0")
+        if min(self.batch_size, self.epochs, self.stepsize) < 1:
+            raise ValueError("batch_size, epochs and stepsize must be >= 1")
+        check_rates_and_weights(self)
 
 
 @dataclass(frozen=True)
@@ -382,6 +417,9 @@ def _build(cls: type[T], data: Any, where: str) -> T:
         raise InputError(f"{where}: expected a mapping of settings, got {data!r}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.init}
+    named = [key for key in data if not isinstance(key, str)]
+    if named:
+        raise InputError(f"{where}: a setting's name must be text, got {named[0]!r}")
     unknown = sorted(set(data) - known)
     if unknown:
         raise InputError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
@@ -398,7 +436,7 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise InputError(f"{path}: config file does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file") from None
     except yaml.MarkedYAMLError as err:

@@ -131,6 +131,9 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
     pairs = training_pairs(annotations)
     if pairs.empty:
         raise InputError(f"{annotations_path}: no training pairs (every identity needs two images with shoulders and hips)")
+    if recipe.batch_size > len(pairs):  # a batch would repeat pairs many times over (100,000 of 88: no end in sight)
+        raise InputError(f"{annotations_path}: {len(pairs)} training pairs, fewer than one batch of "
+                         f"{recipe.batch_size} (the recipe's batch_size)")
     images = split_dir(data_root, "train")
     check_images(images / image for image in sorted(set(pairs["from"]) | set(pairs["to"])))
     dataset = PairBatches(pairs, images, annotations, recipe.batch_size, seed)

@@ -1,5 +1,6 @@
 """Every command line refuses bad arguments in one line, `error: ...`, with exit status 2: argparse's own refusals
 and negative seeds alike."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,53 @@ def test_a_text_forged_or_code_running_checkpoint_is_refused_in_one_line(tmp_pat
     converted = run("augreid.convert", "--official", str(tmp_path / "text.pt"), "--out", str(tmp_path / "g.pt"))
     assert converted.returncode == 2 and converted.stderr == (f"error: {tmp_path / 'text.pt'}: not a PyTorch weights "
                                                               "file (KeyError: 101)\n")
+
+
+@pytest.mark.parametrize("section, setting, message", [
+    ("generator_training", "lr: -0.001", "generator_training: lr must be a finite number above 0, got -0.001"),
+    ("generator_training", "lr: .nan", "generator_training: lr must be a finite number above 0, got nan"),
+    ("generator_training", "beta1: 1.5", "generator_training: beta1 must be in [0, 1), got 1.5"),
+    ("generator_training", "lambda_l1: -10", "generator_training: lambda_l1 must be a finite number, 0 or more, "
+                                             "got -10.0"),
+    ("gfla_training", "discriminator_lr: 0", "gfla_training: discriminator_lr must be a finite number above 0"),
+    ("reid", "lr: .nan", "reid: lr must be a finite number above 0, got nan"),
+    ("pretraining", "lr: -1", "pretraining: lr must be a finite number above 0, got -1.0"),
+])
+def test_rates_and_loss_weights_that_cannot_train_are_refused(tmp_path, section, setting, message):
+    from augreid.config import load_config
+    from augreid.errors import InputError
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"{section}:\n  {setting}\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}.{message}")):
+        load_config(path)
+
+
+def test_a_key_given_twice_or_a_name_that_is_not_text_is_refused(tmp_path):
+    from augreid.config import load_config
+    from augreid.errors import InputError
+
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("reid:\n  lr: 0.1\n  lr: 0.2\n")
+    with pytest.raises(InputError, match=re.escape(f"{twice}:3:3: not valid YAML (duplicate key 'lr')")):
+        load_config(twice)
+    numbered = tmp_path / "numbered.yaml"
+    numbered.write_text("reid:\n  1: 2\n  lr: 0.1\n")
+    with pytest.raises(InputError, match=re.escape(f"{numbered}.reid: a setting's name must be text, got 1")):
+        load_config(numbered)
+
+
+def test_an_unknown_reid_model_and_a_batch_beyond_the_pairs_are_refused(tmp_path, small_synthetic):
+    config = tmp_path / "model.yaml"
+    config.write_text("reid: {model: resnet5O, pretrained: false}\n")
+    result = run("augreid.reid", "--data-root", str(small_synthetic), "--config", str(config), "--out",
+                 str(tmp_path / "reid"))
+    assert result.returncode == 2 and result.stderr.startswith("error: reid.model: torchreid has no model 'resnet5O'")
+    batch = tmp_path / "batch.yaml"
+    batch.write_text((ROOT / "tests" / "configs" / "tiny.yaml").read_text().replace(
+        "generator_training:\n  iterations: 2\n  decay_iterations: 1\n  batch_size: 2\n",
+        "generator_training:\n  iterations: 2\n  decay_iterations: 1\n  batch_size: 100000\n", 1))
+    result = run("augreid.train_generator", "--generator", "pona", "--data-root", str(small_synthetic), "--config",
+                 str(batch), "--out", str(tmp_path / "gen"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "fewer than one batch of 100000 (the recipe's batch_size)" in result.stderr

@@ -119,6 +119,15 @@ def imagenet_weights_path(model: str, weights: str | Path | None, backbone: str 
     return weights_cache_dir() / urls[model].rsplit("/", 1)[1]
 
 
+def check_model(name: str) -> None:
+    """`reid.model` names one of torchreid's models (or augreid's IDE and BoT, registered with it)."""
+    register_ide()
+    register_bot()
+    known = torchreid.reid.models.__model_factory
+    if name not in known:
+        raise InputError(f"reid.model: torchreid has no model '{name}' (e.g. {', '.join(sorted(known)[:6])}, ...)")
+
+
 def initial_weights_file(name: str, weights: str | Path | None, backbone: str = "imagenet") -> Path:
     """The pretrained weights' file, which must exist (checked before any training)."""
     path = imagenet_weights_path(name, weights, backbone)

@@ -28,7 +28,7 @@ from augreid.metrics.reid import AP_RULES, QueryResults, summarise
 from augreid.output import check_output, output_lock
 from augreid.reid.budget import TrainingLength, training_length
 from augreid.reid.data import PreloadedBatches, market_lists
-from augreid.reid.engine import SoftmaxEngine, build_engine, initial_weights_file, rank_query_set
+from augreid.reid.engine import SoftmaxEngine, build_engine, check_model, initial_weights_file, rank_query_set
 
 RANKS = (1, 5, 10)
 PER_QUERY_COLUMNS = ["query", "pid", "camid", "ap", "first_match_rank"]
@@ -74,6 +74,7 @@ def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed:
     """Train and evaluate one baseline; returns the metrics written to `out/metrics.json`. `log` takes one line
     per epoch."""
     data_root, out = Path(data_root), check_output(out, data_root)
+    check_model(config.model)
     if config.pretrained:
         initial_weights_file(config.model, weights, config.backbone)
     check_complete(data_root)
