@@ -29,6 +29,7 @@ from augreid.cli import ArgumentParser
 from augreid.errors import InputError, exit_on_input_error
 from augreid.images import check_images
 from augreid.market import SPLIT_DIRS, annotation_file, parse_name, scan_split, split_dir
+from augreid.output import output_lock
 from augreid.pose import present
 from augreid.pose_estimator.blazepose import BlazePose, describe, keypoints_of
 from augreid.semantic import PALETTE, body_parts
@@ -98,6 +99,11 @@ def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: 
     splits = splits or [split for split in SPLIT_DIRS if split_dir(root, split).is_dir()]
     if not splits:
         raise InputError(f"{root}: none of the split folders {', '.join(SPLIT_DIRS.values())}")
+    with output_lock(root):  # it rewrites the data root's keypoint files: two runs at once would interleave them
+        return _annotate(root, splits, overwrite, masks, progress)
+
+
+def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progress: bool) -> dict:
     plans = plan(root, splits, overwrite, masks)
     work = [(split, name) for split, p in plans.items() for name in sorted(p["estimate"] | p["mask"])]
     check_images(plans[split]["paths"][name] for split, name in work)  # an unreadable image fails before the work

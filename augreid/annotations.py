@@ -78,7 +78,7 @@ def read_annotations(path: str | Path) -> Annotations:
     if not path.is_file():
         raise InputError(f"{path}: annotation file does not exist")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a spreadsheet's byte-order mark is no header
     except (UnicodeDecodeError, OSError) as err:
         raise InputError(f"{path}: cannot read it as a text annotation file ({type(err).__name__})") from None
     if not lines or lines[0].strip() != HEADER:

@@ -94,6 +94,10 @@ def scan_split(root: str | Path, split: str) -> pd.DataFrame:
     folder = split_dir(root, split)
     if not folder.is_dir():
         raise InputError(f"{folder}: missing Market-1501 split folder '{SPLIT_DIRS[split]}'")
+    other_case = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".jpg" and p.suffix != ".jpg")
+    if other_case:  # a `.JPG` would be left out of every count in silence
+        raise InputError(f"{folder / other_case[0]}: image names end in '.jpg', in lower case, as Market-1501's do "
+                         f"({len(other_case)} such files; rename them)")
     rows = []
     for path in sorted(folder.glob("*.jpg")):
         try:

@@ -25,9 +25,12 @@ def check_output(out: str | Path, data_root: str | Path | None = None) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder (choose another output)")
     if data_root is not None:
-        source = Path(data_root).resolve()
-        if out.resolve() == source or source in out.resolve().parents:
-            raise InputError(f"{out}: the output must not be the data set ({data_root}) or inside it")
+        # resolved and as written: an augmented set links to its source's test folders, so `AUG/bounding_box_test/x`
+        # resolves into the source set, yet is inside AUG as the user named it
+        for source, target in ((Path(data_root).resolve(), out.resolve()),
+                               (Path(data_root).absolute(), out.absolute())):
+            if target == source or source in target.parents:
+                raise InputError(f"{out}: the output must not be the data set ({data_root}) or inside it")
     nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
     if not nearest.is_dir():
         raise InputError(f"{out}: cannot be created, {nearest} is a file")
@@ -46,7 +49,9 @@ def check_output_file(path: str | Path) -> Path:
 
 
 def lock_path(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
+    """Beside the folder it guards, keyed on its real path: two names of one folder (a link) share one lock."""
+    real = out.resolve()
+    return real.parent / f".{real.name}.lock"
 
 
 def holder_description() -> str:

@@ -41,6 +41,7 @@ from augreid.errors import InputError, exit_on_input_error
 from augreid.factor import Poses, check_factor, parse_poses
 from augreid.generate import UNPOSED_POLICIES, plan_augmentation, plan_by_factor
 from augreid.heatmap import pose_heatmaps
+from augreid.images import check_images
 from augreid.market import TEST_PAIRS, annotation_file, check_complete, scan_split
 from augreid.output import check_output
 from augreid.portion import check_portion
@@ -149,6 +150,7 @@ def export_slots(data_root: str | Path, out: str | Path, portions: list[float], 
     pairs = table.drop_duplicates(["from", "to"]).reset_index(drop=True)
     pairs["batch"] = assign_batches(pairs)
     table = table.merge(pairs[["from", "to", "batch"]], on=["from", "to"])[SLOT_COLUMNS]
+    check_images(images[name] for name in sorted(set(pairs["from"])))  # each is copied out: a broken one fails here
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))  # renamed into place when complete

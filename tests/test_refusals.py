@@ -1,5 +1,6 @@
-"""Every command line refuses bad arguments in one line, `error: ...`, with exit status 2: argparse's own refusals
-and negative seeds alike."""
+"""Bad input of every kind (arguments, seeds, checkpoints, configs, folders, names) is refused in one line, `error:
+...` with exit status 2 from a command line, before anything is written; valid input that used to be refused or
+mangled is read as it should be."""
 import re
 import subprocess
 import sys
@@ -127,3 +128,76 @@ def test_an_unknown_reid_model_and_a_batch_beyond_the_pairs_are_refused(tmp_path
                  str(batch), "--out", str(tmp_path / "gen"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "fewer than one batch of 100000 (the recipe's batch_size)" in result.stderr
+
+
+def test_images_named_in_upper_case_are_refused_not_skipped(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    image = sorted((root / "bounding_box_train").glob("*.jpg"))[0]
+    image.rename(image.with_suffix(".JPG"))
+    result = run("augreid.reid", "--data-root", str(root), "--config", "tests/configs/tiny.yaml", "--out",
+                 str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr == (
+        f"error: {image.with_suffix('.JPG')}: image names end in '.jpg', in lower case, as Market-1501's do (1 such "
+        "files; rename them)\n")
+
+
+def test_a_byte_order_mark_before_the_header_is_read_as_no_mark(tmp_path, small_synthetic):
+    from augreid.annotations import read_annotations
+
+    source = small_synthetic / "market-annotation-train.csv"
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    plain, with_mark = read_annotations(source), read_annotations(marked)
+    assert with_mark.names == plain.names and (with_mark.keypoints == plain.keypoints).all()
+
+
+def test_an_output_inside_the_data_through_its_links_is_refused(tmp_path, small_synthetic):
+    """An augmented set links to its source's test folders: `AUG/bounding_box_test/run` resolves into the source
+    set, but is inside AUG as named."""
+    augmented = tmp_path / "aug"
+    result = run("augreid.generate", "--portion", "0.5", "--data-root", str(small_synthetic), "--generator", "none",
+                 "--out", str(augmented))
+    assert result.returncode == 0, result.stderr
+    assert (augmented / "bounding_box_test").is_symlink()
+    inside = augmented / "bounding_box_test" / "run"
+    result = run("augreid.reid", "--data-root", str(augmented), "--config", "tests/configs/tiny.yaml", "--out",
+                 str(inside))
+    assert result.returncode == 2 and "the output must not be the data set" in result.stderr
+    assert not (small_synthetic / "bounding_box_test" / "run").exists()
+
+
+def test_two_names_of_one_folder_share_one_lock(tmp_path):
+    from augreid.errors import InputError
+    from augreid.output import output_lock
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    with output_lock(tmp_path / "real"):
+        with pytest.raises(InputError, match="in use by another run"):
+            with output_lock(tmp_path / "alias"):
+                pass
+
+
+def test_annotate_holds_the_data_roots_lock(tmp_path, small_synthetic):
+    from augreid.annotate import annotate
+    from augreid.errors import InputError
+    from augreid.output import output_lock
+
+    with output_lock(small_synthetic):
+        with pytest.raises(InputError, match="in use by another run"):
+            annotate(small_synthetic, progress=False)
+
+
+def test_slots_refuses_a_truncated_condition_image_before_writing(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    for image in (root / "bounding_box_train").glob("*.jpg"):
+        image.write_bytes(image.read_bytes()[:200])
+    result = run("augreid.slots", "--data-root", str(root), "--out", str(tmp_path / "slots"), "--portions", "0.5")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "cannot read image" in result.stderr
+    assert not (tmp_path / "slots").exists()
