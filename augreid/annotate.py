@@ -104,6 +104,7 @@ def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: 
 
 
 def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progress: bool) -> dict:
+    previous_runs(root)
     plans = plan(root, splits, overwrite, masks)
     work = [(split, name) for split, p in plans.items() for name in sorted(p["estimate"] | p["mask"])]
     check_images(plans[split]["paths"][name] for split, name in work)  # an unreadable image fails before the work
@@ -139,11 +140,18 @@ def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progr
     return result
 
 
+def previous_runs(root: Path) -> list:
+    """The runs `<root>/annotate.json` records; someone else's file there is refused before any work."""
+    path = root / REPORT
+    try:
+        return list(json.loads(path.read_text())["runs"]) if path.is_file() else []
+    except (ValueError, KeyError, TypeError):  # augreid writes it whole (atomically): this is someone else's file
+        raise InputError(f"{path}: not an augreid.annotate record (move it away to start a new one)") from None
+
+
 def write_report(root: Path, result: dict) -> None:
     """Append this run to `<root>/annotate.json`: which estimator wrote which rows and masks."""
-    path = root / REPORT
-    runs = json.loads(path.read_text())["runs"] if path.is_file() else []
-    atomic_write_text(path, json.dumps({"runs": runs + [result]}, indent=2) + "\n")
+    atomic_write_text(root / REPORT, json.dumps({"runs": previous_runs(root) + [result]}, indent=2) + "\n")
 
 
 def report_lines(result: dict) -> list[str]:

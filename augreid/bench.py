@@ -224,6 +224,7 @@ def print_reid_table(result: dict) -> None:
 
 def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
     from augreid.annotate import read_pixels
+    from augreid.images import check_images
     from augreid.market import scan_split
     from augreid.pose_estimator.blazepose import BlazePose, describe
     from augreid.semantic import body_parts
@@ -231,6 +232,7 @@ def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
     paths = scan_split(data_root, "train")["path"].tolist()[:count]
     if not paths:
         raise InputError(f"{data_root}: no training images to time")
+    check_images(paths)  # a broken file is refused before any timing
     images = [read_pixels(path) for path in paths]
     rates = {}
     with BlazePose() as estimator:

@@ -126,7 +126,11 @@ def _prepare_output(out: Path, run: dict) -> None:
     if out.exists() and any(out.iterdir()):
         if not run_file.is_file():
             raise InputError(f"{out}: exists and is not an augreid.generate output (choose another --out)")
-        previous = json.loads(run_file.read_text())
+        try:
+            previous = json.loads(run_file.read_text())
+            previous.items()
+        except (ValueError, AttributeError):  # augreid writes it whole (atomically): this is someone else's file
+            raise InputError(f"{run_file}: not an augreid.generate run record; choose another --out") from None
         differing = sorted(k for k in set(run) | set(previous) if run.get(k) != previous.get(k))
         if differing:
             key = differing[0]
@@ -247,7 +251,11 @@ def augment(portion: float | None, data_root: str | Path = DEMO_ROOT / "data",
                          "`python -m augreid.synthetic --out DIR`, or pass --data-root)")
     out = check_output(out or DEMO_ROOT / "augmented" / default_out, data_root)
     check_complete(data_root)
+    for split in ("gallery", "query"):  # linked into the set, never read here: a missing one would dangle
+        scan_split(data_root, split)
     train = scan_split(data_root, "train")
+    if train.empty:
+        raise InputError(f"{data_root / SPLIT_DIRS['train']}: no training images (an empty set cannot be augmented)")
     annotations = read_annotations(annotation_file(data_root, "train"))
     unannotated = annotations.missing(train["name"])
     if unannotated:

@@ -106,6 +106,7 @@ def _copy(results: Path, tmp_path: Path) -> Path:
     ("undecodable", r"1 unusable generated images: .*cannot read image"),
     ("wrong size", r"1 unusable generated images: .*_vis.jpg: 50x100 pixels, not a strip of 5 panels of 64x128 "
                    r"\(320x128\)"),
+    ("not an image", r"1 files that are not images: notes.txt \(the folder holds the generated images alone\)"),
 ])
 def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synthetic, tmp_path, damage, message):
     _, slots, results = exported
@@ -118,6 +119,8 @@ def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synt
         shutil.copy(victim, broken / "0099_c1s1_000001_00.jpg___0099_c2s1_000002_00.jpg_vis.jpg")
     elif damage == "undecodable":
         victim.write_bytes(b"not a jpeg")
+    elif damage == "not an image":
+        (broken / "notes.txt").write_text("a result saved under another name")
     else:
         Image.new("RGB", (50, 100)).save(victim)
     spec = GeneratorSpec("mirror", "external", str(broken), pattern="patn")

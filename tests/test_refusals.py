@@ -201,3 +201,53 @@ def test_slots_refuses_a_truncated_condition_image_before_writing(tmp_path, smal
     result = run("augreid.slots", "--data-root", str(root), "--out", str(tmp_path / "slots"), "--portions", "0.5")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "cannot read image" in result.stderr
     assert not (tmp_path / "slots").exists()
+
+
+def test_a_set_without_test_folders_or_training_images_is_not_augmented(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    shutil.rmtree(root / "bounding_box_test")
+    result = run("augreid.generate", "--portion", "0.5", "--data-root", str(root), "--generator", "none", "--out",
+                 str(tmp_path / "a"))
+    assert result.returncode == 2 and "missing Market-1501 split folder 'bounding_box_test'" in result.stderr
+    assert not (tmp_path / "a").exists()
+    shutil.copytree(small_synthetic / "bounding_box_test", root / "bounding_box_test")
+    for image in (root / "bounding_box_train").glob("*.jpg"):
+        image.unlink()
+    result = run("augreid.generate", "--portion", "0.5", "--data-root", str(root), "--generator", "none", "--out",
+                 str(tmp_path / "b"))
+    assert result.returncode == 2 and result.stderr == (f"error: {root / 'bounding_box_train'}: no training images "
+                                                        "(an empty set cannot be augmented)\n")
+
+
+def test_someone_elses_run_records_are_refused_before_any_work(tmp_path, small_synthetic):
+    import shutil
+
+    from augreid.annotate import annotate
+    from augreid.errors import InputError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "run.json").write_text("{not json")
+    result = run("augreid.generate", "--portion", "0.5", "--data-root", str(small_synthetic), "--generator", "none",
+                 "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr == (f"error: {tmp_path / 'out' / 'run.json'}: not an "
+                                                        "augreid.generate run record; choose another --out\n")
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    (root / "annotate.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="annotate.json: not an augreid.annotate record"):
+        annotate(root, progress=False)
+
+
+def test_bench_annotate_refuses_a_truncated_image_before_timing(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    image = sorted((root / "bounding_box_train").glob("*.jpg"))[0]
+    image.write_bytes(image.read_bytes()[:300])
+    result = run("augreid.bench", "annotate", "--data-root", str(root), "--images", "3", "--min-seconds", "0")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {image}: cannot read image")

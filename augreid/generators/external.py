@@ -118,7 +118,12 @@ class ExternalImages:
             raise InputError(f"--panel {self.panel}: a file named '{self.pattern}' holds {self.panels} panel(s), "
                              f"so the panel is one of {-self.panels}..{self.panels - 1}")
         wanted = sorted({file_name(self.pattern, c, t) for c, t in zip(pairs["from"], pairs["to"])})
-        present = sorted(p.name for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = [p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        others = sorted(p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES)
+        if others:  # every file must name two images: a stray one may be a result saved under another name
+            raise InputError(f"{self.folder}: {_listing(others, 'files that are not images')} (the folder holds "
+                             "the generated images alone)")
+        present = sorted(p.name for p in files)
         missing = sorted(set(wanted) - set(present))
         if missing:
             raise InputError(f"{self.folder}: {_listing(missing, 'generated images missing')} "
