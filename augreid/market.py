@@ -104,6 +104,8 @@ def scan_split(root: str | Path, split: str) -> pd.DataFrame:
             parsed = parse_name(path.name)
         except InputError:
             raise InputError(f"{path}: not a re-ID image name ({EXPECTED})") from None
+        if split == "train" and parsed.pid == JUNK_PID:  # Market-1501 and DukeMTMC-reID keep their junk in the test set
+            raise InputError(f"{path}: a junk image (person -1) in the training split; training images name a person")
         rows.append((str(path), path.name, parsed.pid, parsed.camid, split))
     return pd.DataFrame(rows, columns=["path", "name", "pid", "camid", "split"]).astype(
         {"pid": "int64", "camid": "int64"}

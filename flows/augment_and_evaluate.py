@@ -32,6 +32,7 @@ from augreid.factor import parse_poses
 from augreid.config import GENERATOR_NAMES
 from augreid.generate import CONTROLS
 from augreid.generators import check_architecture
+from augreid.images import check_images
 from augreid.generators.source import GeneratorSpec, parse_generator
 from augreid.market import check_complete, scan_market
 from augreid.output import check_output
@@ -87,7 +88,8 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
         if not Path(data_root).is_dir():
             raise ValueError(f"data_root: {data_root} does not exist")
         check_complete(data_root)
-        scan_market(data_root)  # the three split folders, with Market-1501 or DukeMTMC-reID names
+        images = scan_market(data_root)  # the three split folders, with Market-1501 or DukeMTMC-reID names
+        check_images(images["path"])  # a broken image is refused here, not by a child minutes later
         unannotated = images_without_keypoints(data_root, STUDY_SPLITS)
         if unannotated and unavailable():
             raise ValueError(f"data_root: {unannotated} training and test images have no keypoints, and they cannot "

@@ -251,3 +251,34 @@ def test_bench_annotate_refuses_a_truncated_image_before_timing(tmp_path, small_
     result = run("augreid.bench", "annotate", "--data-root", str(root), "--images", "3", "--min-seconds", "0")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: {image}: cannot read image")
+
+
+def test_a_junk_image_in_the_training_split_is_refused(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    junk = next((root / "bounding_box_test").glob("-1_*.jpg"))
+    shutil.copy(junk, root / "bounding_box_train" / junk.name)
+    annotations = root / "market-annotation-train.csv"
+    annotations.write_text(annotations.read_text() + f"{junk.name}: [10, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, "
+                           "-1, -1, -1, -1, -1, -1]: [10, 20, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, "
+                           "-1, -1]\n")
+    result = run("augreid.generate", "--portion", "0.5", "--data-root", str(root), "--generator", "none", "--out",
+                 str(tmp_path / "a"))
+    assert result.returncode == 2 and result.stderr == (f"error: {root / 'bounding_box_train' / junk.name}: a junk "
+                                                        "image (person -1) in the training split; training images "
+                                                        "name a person\n")
+
+
+def test_the_flow_refuses_a_truncated_image_of_its_data_root_at_once(tmp_path, small_synthetic):
+    import shutil
+
+    root = tmp_path / "market"
+    shutil.copytree(small_synthetic, root)
+    image = sorted((root / "query").glob("*.jpg"))[0]
+    image.write_bytes(image.read_bytes()[:300])
+    result = run("flows.augment_and_evaluate", "--config", "tests/configs/tiny.yaml", "--data-root", str(root),
+                 "--portions", "0.5", "--generators", "none", "--seeds", "0", "--output", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {image}: cannot read image")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
