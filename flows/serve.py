@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-log", help="file for the server's output (default: this terminal)")
     args = parser.parse_args(argv)
     url = api_url(args.host, args.port)
-    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the server too, even before serving has begun
+    # `kill`, and closing the terminal (SIGHUP to the whole process group), stop the server too, even before serving
+    # has begun: the server runs in a process group of its own, which neither signal reaches
+    for stopping in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stopping, interrupt)
     server = start_server(args.host, args.port, args.server_log)
     try:
         wait_for_api(url, server)

@@ -162,6 +162,29 @@ def test_serve_on_another_port_in_a_terminal_never_prompts_and_its_ui_names_that
     assert not (Path(env["PREFECT_HOME"]) / "profiles.toml").exists()
 
 
+def test_closing_the_terminal_of_make_serve_stops_its_server(prefect_env, processes, tmp_path):
+    """A closed terminal sends SIGHUP to `make serve`'s process group; the Prefect server, in a group of its own,
+    must stop with it (it used to keep answering, orphaned, and the next `make serve` met it)."""
+    import signal
+
+    port, home = prefect_env["port"], tmp_path / "prefect-home"
+    env = {key: value for key, value in prefect_env["env"].items() if key != "PREFECT_API_URL"}
+    make = spawn(processes, ["make", "serve", f"PORT={port}", f"PREFECT_ENV=PREFECT_HOME={home} "
+                             "PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 PREFECT_SERVER_API_HOST=127.0.0.1"],
+                 env, tmp_path / "serve.log")
+    wait_for_api(api_url(HOST, port), make, timeout=90)
+    os.killpg(make.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{api_url(HOST, port)}/health", timeout=1).close()
+        except OSError:
+            break  # nothing answers on the port any more
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the server still answers 10 s after SIGHUP:\n{(tmp_path / 'serve.log').read_text()[-2000:]}")
+
+
 def read_terminal(terminal: int, into: bytearray) -> None:
     """Keep a pseudo-terminal drained (a full one would block the process writing to it)."""
     while True:
