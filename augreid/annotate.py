@@ -71,15 +71,26 @@ def write_rows(root: Path, split: str, rows: dict[str, np.ndarray]) -> None:
     write_annotations(annotation_file(root, split), Annotations(list(rows), np.stack(list(rows.values()))))
 
 
+def without_person(root: Path) -> dict[str, set[str]]:
+    """Per split, the images in which an earlier run found no person: they have no mask, and never will."""
+    found: dict[str, set[str]] = {}
+    for run in previous_runs(root):
+        for split, report in run.get("splits", {}).items():
+            found.setdefault(split, set()).update(report.get("no_person", []))
+    return found
+
+
 def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[str, dict]:
-    """Per split: the images, the rows kept, and the images to estimate (no row) or to mask (no mask yet)."""
-    plans = {}
+    """Per split: the images, the rows kept, and the images to estimate (no row) or to mask (no mask yet, and not
+    known to show no person)."""
+    empty = without_person(root)  # read first: a foreign record is refused before any work
+    plans, empty = {}, {} if overwrite else empty
     for split in splits:
         table = scan_split(root, split)
         rows = existing_rows(root, split, overwrite)
         todo = [name for name in table["name"] if name not in rows]
-        to_mask = [name for name in table["name"]
-                   if masks and (overwrite or not all(p.is_file() for p in mask_paths(root, split, name)))]
+        to_mask = [name for name in table["name"] if masks and name not in empty.get(split, set())
+                   and (overwrite or not all(p.is_file() for p in mask_paths(root, split, name)))]
         plans[split] = {"paths": dict(zip(table["name"], table["path"])), "rows": rows, "estimate": set(todo),
                         "mask": set(to_mask), "kept": len(rows)}
     return plans
@@ -104,8 +115,7 @@ def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: 
 
 
 def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progress: bool) -> dict:
-    previous_runs(root)
-    plans = plan(root, splits, overwrite, masks)
+    plans = plan(root, splits, overwrite, masks)  # reads the earlier runs' record first: a foreign one is refused
     work = [(split, name) for split, p in plans.items() for name in sorted(p["estimate"] | p["mask"])]
     check_images(plans[split]["paths"][name] for split, name in work)  # an unreadable image fails before the work
     report = {split: {"images": len(p["paths"]), "kept": p["kept"], "estimated": 0, "no_person": [], "masks": 0}

@@ -115,6 +115,10 @@ def test_an_image_without_a_person_gets_no_made_up_pose(small_synthetic, tmp_pat
                                           "images_per_second": 1.0})
     assert lines[0].startswith(f"train: 3 images, 0 rows kept, 3 estimated, {len(report['no_person'])} without a "
                                "person found (") and "0099_c1_f0000001.jpg" in lines[0]
+    record = (root / "annotate.json").read_text()
+    again = annotate(root, masks=True, progress=False)  # nothing left: the empty image is known to have no person
+    assert again["estimator"] is None and again["splits"]["train"]["estimated"] == 0
+    assert (root / "annotate.json").read_text() == record  # no new run logged
 
 
 @pytest.mark.parametrize("damage, message", [("truncated", "0099_c1_f0000001.jpg: cannot read image"),
