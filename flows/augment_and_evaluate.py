@@ -12,6 +12,7 @@ deployments `<child>/<fan_out>` that the work pool's workers run side by side (o
 """
 # No `from __future__ import annotations` here: a served run builds the parameters' model from the flow's
 # annotations outside this module, where string annotations such as "list[Portion]" cannot be resolved.
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, Union
@@ -33,6 +34,7 @@ from augreid.config import GENERATOR_NAMES
 from augreid.generate import CONTROLS
 from augreid.generators import check_architecture
 from augreid.images import check_images
+from augreid.generators.external import resolve_pattern
 from augreid.generators.source import GeneratorSpec, parse_generator
 from augreid.market import check_complete, scan_market
 from augreid.output import check_output
@@ -63,12 +65,13 @@ DEFAULT_GENERATORS = ["pona", "patn", "none", "duplicate"]
 
 def check_parameters(config: str, data_root: str | None, portions: list[float], generators: list[str],
                      seeds: list[int], parallel: int = 1, output: str = "outputs/flow", factors: list[int] | None = None,
-                     poses: str | None = None) -> None:
+                     poses: str | None = None, patterns: dict[str, str] | None = None,
+                     panels: dict[str, int] | None = None) -> None:
     """Fail fast, before any training, with a message naming the bad parameter."""
     factors = factors or []
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
-    specs = generator_specs(generators)
+    specs = generator_specs(generators, patterns, panels)
     labels = [label_of(g, specs) for g in generators]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
@@ -112,12 +115,30 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
             raise ValueError(f"generators: {text}: checkpoint {spec.path} does not exist")
 
 
-def generator_specs(generators: list[str]) -> dict[str, GeneratorSpec]:
-    """Each generator that is not a control, parsed (an unknown name fails here)."""
+def generator_specs(generators: list[str], patterns: dict[str, str] | None = None,
+                    panels: dict[str, int] | None = None) -> dict[str, GeneratorSpec]:
+    """Each generator that is not a control, parsed (an unknown name fails here); an external one with its file
+    names' pattern and panel (`patterns`, `panels`: by the generator's name; default: the authors' names and
+    the last panel)."""
+    patterns, panels = patterns or {}, panels or {}
     try:
-        return {g: parse_generator(g, CONTROLS) for g in generators if g not in CONTROLS}
+        specs = {g: parse_generator(g, CONTROLS) for g in generators if g not in CONTROLS}
     except InputError as err:
         raise ValueError(f"generators: {err}") from None
+    external = {spec.label for spec in specs.values() if spec.kind == "external"}
+    for name, option in (("patterns", patterns), ("panels", panels)):
+        stray = sorted(set(option) - external)
+        if stray:
+            raise ValueError(f"{name}: '{stray[0]}' is not one of the generators made elsewhere "
+                             f"({', '.join(sorted(external)) or 'none given'})")
+    for text, spec in specs.items():
+        if spec.kind == "external" and spec.path is not None:
+            try:
+                pattern = resolve_pattern(patterns.get(spec.label), spec.label, Path(spec.path))
+            except InputError as err:
+                raise ValueError(f"patterns: {spec.label}: {err}") from None
+            specs[text] = dataclasses.replace(spec, pattern=pattern, panel=panels.get(spec.label, -1))
+    return specs
 
 
 def label_of(generator: str, specs: dict[str, GeneratorSpec]) -> str:
@@ -202,15 +223,19 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                          seeds: list[Seed] = [0, 1, 2], output: str = "outputs/flow",  # noqa: B006
                          fan_out: str | None = None, parallel: Parallel = 1,
                          condition: Condition | None = None, factors: list[Factor] = [],  # noqa: B006
-                         poses: str | None = None) -> dict:
+                         poses: str | None = None, patterns: dict[str, str] = {},  # noqa: B006
+                         panels: dict[str, int] = {}) -> dict:  # noqa: B006
     """Table VI for the given generators, portions and seeds; p = 1.0 is one shared run per seed. `parallel`:
     children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two).
     `condition`: which kept image conditions each generated one (default: the config's `augmentation.condition`).
     `factors`: also augment the full set by each factor K, reported in a second table (`portions` may then be
-    empty); `poses`: where the added poses come from, `pool` or `canonical N` (default: the config's)."""
+    empty); `poses`: where the added poses come from, `pool` or `canonical N` (default: the config's).
+    `patterns`, `panels`: for a generator made elsewhere (`external:NAME=DIR`), by NAME, its files' name pattern
+    (a preset or `{from}`/`{to}` text; default: the authors' names) and which panel of a strip holds the image."""
     started = time.perf_counter()
     try:
-        check_parameters(config, data_root, portions, generators, seeds, parallel, output, factors, poses)
+        check_parameters(config, data_root, portions, generators, seeds, parallel, output, factors, poses, patterns,
+                         panels)
         if fan_out is not None:
             check_fan_out(fan_out)
     except (InputError, ValueError) as err:
@@ -227,7 +252,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
                                str(data_out))
     tag = f"{config_sha256[:8]}_{data['sha256'][:8]}"
 
-    specs = generator_specs(generators)
+    specs = generator_specs(generators, patterns, panels)
     labels = {g: label_of(g, specs) for g in generators}
     generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g, spec in specs.items() if trained_here(spec)}
     # what draws each generator's images: its spec, its checkpoint (trained here: once trained) and digest
@@ -334,6 +359,20 @@ def time_breakdown(seconds: dict[str, float], wall: float, parallel: int) -> str
     return f"Time: {kinds} (summed over {parallel} children at a time); {wall:.0f} s wall"
 
 
+def named_values(texts: list[str], flag: str, kind: type) -> dict:
+    """`NAME=VALUE` arguments as {NAME: VALUE}."""
+    values = {}
+    for text in texts:
+        name, equals, value = text.partition("=")
+        try:
+            values[name] = kind(value) if equals and name else None
+        except ValueError:
+            values[name] = None
+        if values[name] is None:
+            raise ValueError(f"{flag} {text}: expected NAME={'INDEX' if kind is int else 'PATTERN'}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the flow once in this process (`make demo`); a served deployment is the other way in."""
     import sys
@@ -352,20 +391,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", choices=MODES, help="nearest or random (default: the config's)")
     parser.add_argument("--factors", type=int, nargs="+", default=[],
                         help="also augment the full set by each factor K (K-1 images added per image)")
+    parser.add_argument("--pattern", action="append", default=[], metavar="NAME=PATTERN",
+                        help="file names of the images external:NAME=DIR holds (a preset or {from}/{to} text)")
+    parser.add_argument("--panel", action="append", default=[], metavar="NAME=INDEX",
+                        help="the panel of external:NAME's strips that holds the image (default -1, the last)")
     parser.add_argument("--poses", nargs="+", metavar="MODE",
                         help="the factors' added poses: pool or canonical N (default: the config's)")
     args = parser.parse_args(argv)
     poses = " ".join(args.poses) if args.poses else None
     try:
+        patterns = named_values(args.pattern, "--pattern", str)
+        panels = named_values(args.panel, "--panel", int)
         check_parameters(args.config, args.data_root, args.portions, args.generators, args.seeds, args.parallel,
-                         args.output, args.factors, poses)
+                         args.output, args.factors, poses, patterns, panels)
     except (InputError, ValueError) as err:  # the config loader's and the checks' refusals; a bug keeps its traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
     report = augment_and_evaluate(config=args.config, data_root=args.data_root, portions=args.portions,
                                   generators=args.generators, seeds=args.seeds, output=args.output,
                                   parallel=args.parallel, condition=args.condition, factors=args.factors,
-                                  poses=poses)
+                                  poses=poses, patterns=patterns, panels=panels)
     for prefix in ("", "factor_"):
         if report[f"{prefix}table"]:
             print(f"\n{report[f'{prefix}heading']}\n\n{report[f'{prefix}table']}\n{report[f'{prefix}notes']}\n")

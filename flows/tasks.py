@@ -7,6 +7,7 @@ result. A cache entry also counts only while the task's output is still on disk 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -71,9 +72,20 @@ def given_generator(text: str, spec: GeneratorSpec) -> dict:
     draws its images (the checkpoint, the images' folder, or the plugin's package)."""
     if spec.kind == "external":
         sha256 = files_digest(p for p in Path(spec.path).iterdir() if p.is_file())
-    else:
-        sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)
+        return {"generator": text, "checkpoint": None, "sha256": sha256, "pattern": spec.pattern, "panel": spec.panel}
+    sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)
     return {"generator": text, "checkpoint": None, "sha256": sha256}
+
+
+def source_of(generator: str, checkpoint: dict | None) -> str | GeneratorSpec:
+    """What draws a cell's images: a control's name, or the generator's spec (an external one with the pattern
+    and panel its files are read by)."""
+    if checkpoint is None:
+        return generator
+    spec = generator_spec(generator, checkpoint["checkpoint"])
+    if "pattern" in checkpoint:
+        spec = dataclasses.replace(spec, pattern=checkpoint["pattern"], panel=checkpoint["panel"])
+    return spec
 
 
 def finished_reid(out: str | Path) -> dict:
@@ -122,7 +134,7 @@ def quality_task(checkpoint: dict, data: dict, config: str, config_sha256: str, 
     identity score under `reid_model`."""
     settings = load_config(config).quality
     published = Path(data["root"]) / TEST_PAIRS
-    result = in_worker(evaluate, data["root"], generator_spec(checkpoint["generator"], checkpoint["checkpoint"]), out,
+    result = in_worker(evaluate, data["root"], source_of(checkpoint["generator"], checkpoint), out,
                        published if published.is_file() else None, settings.pairs, settings.seed,
                        reid_model=reid_model["run"] if reid_model else None)
     get_run_logger().info("%s: SSIM %.4f, mask-SSIM %.4f, PSNR %.2f dB on %d pairs (copy: %.4f, %.4f, %.2f)",
@@ -138,8 +150,8 @@ def augment_task(portion: float | None, data: dict, generator: str, checkpoint: 
                  filling: dict, factor: int | None = None) -> dict:
     """The augmented set by a portion p kept (`filling`: condition, unposed) or by a factor K (`filling`: poses,
     unposed)."""
-    summary = in_worker(augment, portion, data["root"], generator, checkpoint["checkpoint"] if checkpoint else None,
-                        seed, out, filling.get("condition", "nearest"), progress=False, unposed=filling["unposed"],
+    summary = in_worker(augment, portion, data["root"], source_of(generator, checkpoint), None, seed, out,
+                        filling.get("condition", "nearest"), progress=False, unposed=filling["unposed"],
                         factor=factor, poses=filling.get("poses", "pool"))
     counts, cell = summary["counts"], f"p={portion:g}" if factor is None else f"K={factor}"
     speed = f"{summary['images_per_second']} images/s" if summary["images_per_second"] else "nothing generated"

@@ -12,6 +12,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from prefect.exceptions import ParameterTypeError  # noqa: E402
@@ -154,6 +155,30 @@ def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, 
     assert quality[:2] == ["mirror", "flip"] and "gallery_mirror" in result["paths"]
     with pytest.raises(ValueError, match="generators: .*: needs an existing folder of images"):
         check_parameters(tiny_config, str(root), [0.5], [f"external:mirror={tmp_path / 'absent'}"], [0])
+
+    # the same images read by a pattern of the user's (single images) and by another panel of the strips
+    from PIL import Image
+
+    (tmp_path / "cropped").mkdir()
+    for strip in (tmp_path / "mirrored").glob("*.jpg___*.jpg_vis.jpg"):
+        source, target = strip.name.removesuffix(".jpg_vis.jpg").split(".jpg___")
+        Image.open(strip).crop((256, 0, 320, 128)).save(tmp_path / "cropped" / f"{source}--{target}.png")
+    generators = [f"external:cropped={tmp_path / 'cropped'}", f"external:first={tmp_path / 'mirrored'}", "none"]
+    read = augment_and_evaluate(config=tiny_config, data_root=str(root), portions=[0.5], generators=generators,
+                                seeds=[0], output=str(tmp_path / "read"), patterns={"cropped": "{from}--{to}.png"},
+                                panels={"first": 0})
+    assert [row.split("|")[1].strip() for row in read["table"].splitlines()[2:]] == ["cropped", "first", "none"]
+    for label, expected in (("cropped", lambda pixels: pixels[:, ::-1]), ("first", lambda pixels: pixels)):
+        augmented = next((tmp_path / "read" / "augmented").glob(f"{label}_p0.5_*"))
+        row = pd.read_csv(augmented / "manifest.csv").query("source == 'generated'").iloc[0]
+        drawn = np.asarray(Image.open(augmented / "bounding_box_train" / row["name"]), dtype=float)
+        condition = np.asarray(Image.open(root / "bounding_box_train" / row["condition"]), dtype=float)
+        assert np.abs(drawn - expected(condition)).mean() < 4  # the panel asked for, through two JPEG savings
+    with pytest.raises(ValueError, match="patterns: 'mirror' is not one of the generators made elsewhere"):
+        check_parameters(tiny_config, str(root), [0.5], ["none"], [0], patterns={"mirror": "patn"})
+    with pytest.raises(ValueError, match=r"patterns: cropped: --pattern '\{from\}.png': needs \{from\} and \{to\}"):
+        check_parameters(tiny_config, str(root), [0.5], [f"external:cropped={tmp_path / 'cropped'}"], [0],
+                         patterns={"cropped": "{from}.png"})
     with pytest.raises(ValueError, match="two generators are named 'flip'"):
         check_parameters(tiny_config, str(root), [0.5], ["flip", f"external:flip={tmp_path / 'mirrored'}"], [0])
 
