@@ -54,3 +54,33 @@ def test_the_plugin_runs_by_name_from_the_command_line(flip_plugin, small_synthe
                               str(small_synthetic), "--generator", "vunet", "--out", str(tmp_path / "x")],
                              capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown generator 'vunet'" in unknown.stderr and not (tmp_path / "x").exists()
+
+
+class _Point:
+    """An entry point whose target raises on import, or returns a callable that raises while drawing."""
+
+    def __init__(self, on_import: bool):
+        self.on_import, self.value = on_import, "broken_plugin:load"
+
+    def load(self):
+        if self.on_import:
+            raise RuntimeError("the plugin's module failed")
+        return lambda checkpoint, device: (lambda *arrays: 1 / 0)
+
+
+def test_a_plugin_failing_on_import_or_while_drawing_is_named_in_one_line(monkeypatch):
+    import numpy as np
+    import torch
+
+    from augreid.errors import InputError
+    from augreid.generators import plugins
+
+    monkeypatch.setattr(plugins, "_entry_points", lambda: {"broken": _Point(on_import=True)})
+    with pytest.raises(InputError, match=r"^generator 'broken': cannot load broken_plugin:load \(RuntimeError: the "
+                                         r"plugin's module failed\)$"):
+        plugins.load_plugin("broken", None, torch.device("cpu"))
+    monkeypatch.setattr(plugins, "_entry_points", lambda: {"broken": _Point(on_import=False)})
+    transfer = plugins.load_plugin("broken", None, torch.device("cpu"))
+    with pytest.raises(InputError, match=r"^generator 'broken': broken_plugin:load failed while drawing "
+                                         r"\(ZeroDivisionError: division by zero\)$"):
+        transfer(np.zeros((1, 128, 64, 3), np.uint8), np.zeros((1, 18, 2)), np.zeros((1, 18, 2)))

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from augreid.errors import InputError
+from augreid.errors import InputError, one_line
 from augreid.pose import IMAGE_SIZE
 
 GROUP = "augreid.generators"
@@ -48,8 +48,9 @@ def load_plugin(name: str, checkpoint: str | Path | None, device: torch.device) 
                          f"'{GROUP}' (installed: {', '.join(points) or 'none'})")
     try:
         factory = points[name].load()
-    except (ImportError, AttributeError) as err:
-        raise InputError(f"generator '{name}': cannot load {points[name].value} ({err})") from None
+    except Exception as err:  # noqa: BLE001 (a plugin's import may raise anything: its failure, not augreid's)
+        raise InputError(f"generator '{name}': cannot load {points[name].value} ({type(err).__name__}: "
+                         f"{one_line(err)})") from None
     try:
         transfer = factory(None if checkpoint is None else str(checkpoint), device)
     except Exception as err:  # the plugin's own refusal, e.g. of a checkpoint it cannot read
@@ -60,7 +61,11 @@ def load_plugin(name: str, checkpoint: str | Path | None, device: torch.device) 
                          "not a callable (conditions, condition poses, target poses) -> images")
 
     def checked(condition: np.ndarray, condition_pose: np.ndarray, target_pose: np.ndarray) -> np.ndarray:
-        images = np.asarray(transfer(condition, condition_pose, target_pose))
+        try:
+            images = np.asarray(transfer(condition, condition_pose, target_pose))
+        except Exception as err:  # noqa: BLE001 (the plugin's own failure, named as such)
+            raise InputError(f"generator '{name}': {points[name].value} failed while drawing "
+                             f"({type(err).__name__}: {one_line(err)})") from None
         expected = (len(condition), *IMAGE_SIZE, 3)
         if images.shape != expected or images.dtype != np.uint8:
             raise InputError(f"generator '{name}': returned {images.dtype} images of shape {images.shape}, expected "
