@@ -25,6 +25,13 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_unfinished(folder: str | os.PathLike) -> None:
+    """The temporary files of `atomic_file` writes that a killed run never renamed (`.NAME.*.tmp`)."""
+    for stale in Path(folder).glob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink()
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file's bytes, read in blocks (checkpoints can be large)."""
     digest = hashlib.sha256()

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from augreid.annotations import Annotations, read_annotations, write_annotations
-from augreid.atomic import atomic_file, atomic_write_text, file_sha256, files_digest
+from augreid.atomic import atomic_file, atomic_write_text, file_sha256, files_digest, remove_unfinished
 from augreid.cli import ArgumentParser, seed_number
 from augreid.conditions import MODES, choose_condition
 from augreid.device import pick_device
@@ -123,6 +123,8 @@ def _link(source: Path, link: Path) -> None:
 def _prepare_output(out: Path, run: dict) -> None:
     """A new folder, or one holding this very run (resumed); anything else is refused."""
     run_file = out / GENERATED_RUN
+    if out.is_dir():
+        remove_unfinished(out)  # a run killed mid-write, even before its run record, leaves nothing to clean by hand
     if out.exists() and any(out.iterdir()):
         if not run_file.is_file():
             raise InputError(f"{out}: exists and is not an augreid.generate output (choose another --out)")
@@ -137,8 +139,7 @@ def _prepare_output(out: Path, run: dict) -> None:
             raise InputError(f"{out}: holds a different run ({key}: {previous.get(key)!r} there, {run.get(key)!r} now); "
                              "choose another --out")
     (out / SPLIT_DIRS["train"]).mkdir(parents=True, exist_ok=True)
-    for stale in (out / SPLIT_DIRS["train"]).glob(".*.tmp"):  # left by a run killed mid-write
-        stale.unlink()
+    remove_unfinished(out / SPLIT_DIRS["train"])
     atomic_write_text(run_file, json.dumps(run, indent=2) + "\n")
 
 

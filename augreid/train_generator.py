@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from augreid.annotations import read_annotations
-from augreid.atomic import atomic_write_text, file_sha256
+from augreid.atomic import atomic_write_text, file_sha256, remove_unfinished
 from augreid.cli import ArgumentParser, seed_number, positive_number
 from augreid.config import GENERATOR_NAMES, Config, GeneratorArchitecture, load_config
 from augreid.device import pick_device
@@ -87,12 +87,6 @@ def differing_setting(recorded: dict, now: dict, prefix: str = "") -> str | None
     return None
 
 
-def remove_leftovers(out: Path) -> None:
-    """Temporary files of a save that a killed run did not finish."""
-    for stale in out.glob(".*.tmp"):
-        stale.unlink()
-
-
 def repair_generator_file(out: Path, checkpoint: dict) -> None:
     """`generator.pt` is written after `checkpoint.pt`; a kill between the two leaves it behind (or absent):
     derive it again from the checkpoint."""
@@ -144,7 +138,7 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
     checkpoint_path = out / "checkpoint.pt"
     start, state = 0, None
     if out.is_dir():
-        remove_leftovers(out)
+        remove_unfinished(out)
     if checkpoint_path.exists():
         if not resume:
             raise InputError(f"{out}: holds a training run already (pass --resume to continue it, or choose another --out)")

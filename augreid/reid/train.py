@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import pandas as pd
 import torch
 
-from augreid.atomic import atomic_file, atomic_write_text
+from augreid.atomic import atomic_file, atomic_write_text, remove_unfinished
 from augreid.compat import import_torchreid
 from augreid.config import ReidConfig
 from augreid.device import pick_device
@@ -82,6 +82,8 @@ def train_reid(data_root: str | Path, config: ReidConfig, out: str | Path, seed:
     length = training_length(config, data_root, len(lists["train"]))
     check_images(path for split in lists.values() for path, _, _ in split)
     with output_lock(out):
+        if out.is_dir():
+            remove_unfinished(out)  # a run killed in its final writes
         return _train_and_evaluate(data_root, lists, length, config, out, seed, weights, device, log)
 
 
