@@ -178,22 +178,30 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
             if done % recipe.sample_every == 0 or done == recipe.iterations:
                 save_image(out / "samples" / f"step_{done:06d}.png",
                            sample_grid(sample_batch, gan.sample(sample_batch)))
-            if done % recipe.checkpoint_every == 0 or done == end:
-                _save(out, gan, run, done)
-    seconds = time.perf_counter() - started
+            if done % recipe.checkpoint_every == 0 or done == end:  # the last step always saves
+                progress_ = progress_so_far(losses, done - start, time.perf_counter() - started)
+                _save(out, gan, run, done, progress_)
+    if end == start:  # killed after its last checkpoint, before its summary: the checkpoint kept what it needs
+        progress_ = state.get("progress", {}) if state is not None else {}
     summary = {"run": run, "step": end, "finished": end == recipe.iterations, "reused": False, "device": str(device_),
-               "seconds": round(seconds, 1), "iterations_per_second": round((end - start) / max(seconds, 1e-9), 3),
-               "last_losses": {k: round(v, 4) for k, v in losses.items()}}
+               **progress_}
     if summary["finished"] and heldout:
         summary["heldout"] = heldout_quality(gan.generator, data_root, seed, device_)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int) -> None:
-    checkpoint = {"format": TRAINING_FORMAT, "run": run, "step": step, "training_state": gan.training_state()}
+def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int, progress: dict) -> None:
+    """`progress`: the last losses and the speed so far, so that a summary lost to a kill can be written again."""
+    checkpoint = {"format": TRAINING_FORMAT, "run": run, "step": step, "training_state": gan.training_state(),
+                  "progress": progress}
     save(out / "checkpoint.pt", checkpoint)
     save(out / "generator.pt", generator_of_training(checkpoint))
+
+
+def progress_so_far(losses: dict, iterations: int, seconds: float) -> dict:
+    return {"seconds": round(seconds, 1), "iterations_per_second": round(iterations / max(seconds, 1e-9), 3),
+            "last_losses": {k: round(v, 4) for k, v in losses.items()}}
 
 
 def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, device: torch.device) -> dict | None:

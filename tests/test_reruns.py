@@ -42,3 +42,17 @@ def test_reid_killed_in_its_final_writes_reruns_cleanly(tmp_path, small_syntheti
     (tmp_path / "run" / ".model.pt.k1ll3d.tmp").write_bytes(b"")
     assert run(*reid).returncode == 0
     assert leftovers(tmp_path / "run") == [] and (tmp_path / "run" / "per_query.csv").read_text() == first
+
+
+def test_a_training_killed_between_its_checkpoint_and_its_summary_gets_its_summary_back(tmp_path, small_synthetic):
+    from augreid.config import load_config
+    from augreid.train_generator import train_generator
+
+    config = load_config(ROOT / "tests" / "configs" / "tiny.yaml")
+    first = train_generator("pona", small_synthetic, config, tmp_path / "run", progress=False, heldout=False)
+    (tmp_path / "run" / "summary.json").unlink()  # the kill: checkpoint.pt and generator.pt written, no summary
+    again = train_generator("pona", small_synthetic, config, tmp_path / "run", resume=True, progress=False,
+                            heldout=False)
+    assert again["last_losses"] == first["last_losses"] != {}
+    assert again["iterations_per_second"] == first["iterations_per_second"] > 0
+    assert again["step"] == first["step"] == config.generator_training.iterations and leftovers(tmp_path / "run") == []
