@@ -17,6 +17,7 @@ from augreid.errors import exit_on_input_error
 from augreid.generators.checkpoint import describe, load_generator, save
 from augreid.generators.layers import parameter_count
 from augreid.generators.official import convert_official
+from augreid.output import check_output_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the authors' weights file, e.g. latest_net_netG.pth")
     parser.add_argument("--out", required=True, type=Path, help="the augreid generator.pt to write")
     args = parser.parse_args(argv)
+    check_output_file(args.out)  # before the conversion: a folder, /proc/x or a path under a file is refused
     save(args.out, convert_official(args.generator, args.official))
     model, payload = load_generator(args.out)  # reads back what was written: it loads as any generator.pt does
     provenance = payload["provenance"]

@@ -282,3 +282,25 @@ def test_the_flow_refuses_a_truncated_image_of_its_data_root_at_once(tmp_path, s
                  "--portions", "0.5", "--generators", "none", "--seeds", "0", "--output", str(tmp_path / "out"))
     assert result.returncode == 2 and result.stderr.startswith(f"error: {image}: cannot read image")
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_convert_refuses_an_output_it_cannot_write_before_converting(tmp_path):
+    (tmp_path / "file").write_text("")
+    for out, message in ((tmp_path, "is a folder, expected a file name"),
+                         (tmp_path / "file" / "g.pt", "exists and is not a folder")):
+        result = run("augreid.convert", "--official", str(tmp_path / "absent.pth"), "--out", str(out))
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_a_code_running_reid_model_is_refused_by_the_identity_score(tmp_path):
+    import json
+
+    import torch
+
+    from augreid.errors import InputError
+    from augreid.reid.identity import ReidEmbedder
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"config": {"model": "osnet_x0_25"}, "train_identities": 2}))
+    torch.save({"object": ArithmeticError("runs code")}, tmp_path / "model.pt")
+    with pytest.raises(InputError, match="not a re-ID model's weights \\(it holds Python objects"):
+        ReidEmbedder(tmp_path)

@@ -23,7 +23,8 @@ from PIL import Image
 from augreid.compat import import_torchreid
 from augreid.config import ReidConfig
 from augreid.device import mixed_precision
-from augreid.errors import InputError
+from augreid.errors import InputError, one_line
+from augreid.generators.checkpoint import read_tensors_file
 from augreid.market import JUNK_PID, parse_name, scan_split
 from augreid.metrics.reid import rank_queries, summarise
 from augreid.reid.bot import register_bot
@@ -46,9 +47,9 @@ class ReidEmbedder:
         try:
             metrics = json.loads(metrics_path.read_text())
             self.config = ReidConfig(**metrics["config"])
-            state = torch.load(model_path, map_location="cpu", weights_only=True)
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
-            raise InputError(f"{folder}: cannot read the re-ID run ({type(err).__name__}: {err})") from None
+            state = read_tensors_file(model_path, "missing", "not a re-ID model's weights")
+        except (ValueError, KeyError, TypeError) as err:
+            raise InputError(f"{folder}: cannot read the re-ID run ({type(err).__name__}: {one_line(err)})") from None
         torchreid = import_torchreid()
         register_ide()
         register_bot()
