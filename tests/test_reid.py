@@ -85,7 +85,7 @@ def test_steps_budget_gives_a_reduced_set_the_full_sets_steps(tmp_path, small_sy
 
 def test_a_set_smaller_than_one_batch_is_refused(tmp_path, small_synthetic):
     with pytest.raises(InputError, match=r"fewer than one batch of 500 \(reid.batch_size\): no training step"):
-        train_reid(small_synthetic, dataclasses.replace(DEMO, batch_size=500), tmp_path / "out")
+        train_reid(small_synthetic, dataclasses.replace(SCRATCH, batch_size=500), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -167,9 +167,9 @@ def test_an_unreadable_image_exits_2_at_once_naming_it(tmp_path, small_synthetic
 def test_outputs_that_cannot_be_written_or_lie_in_the_data_are_refused_before_training(tmp_path, small_synthetic):
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="file: exists and is not a folder"):
-        train_reid(small_synthetic, DEMO, tmp_path / "file")
+        train_reid(small_synthetic, SCRATCH, tmp_path / "file")
     with pytest.raises(InputError, match=r"inside: the output must not be the data set \(.*\) or inside it"):
-        train_reid(small_synthetic, DEMO, small_synthetic / "inside")
+        train_reid(small_synthetic, SCRATCH, small_synthetic / "inside")
     assert not (small_synthetic / "inside").exists()
 
 
@@ -177,7 +177,7 @@ def test_an_unfinished_augmented_set_is_refused(tmp_path, small_synthetic):
     augment(0.5, small_synthetic, "duplicate", out=tmp_path / "aug", progress=False)
     (tmp_path / "aug" / "summary.json").unlink()  # what a generate killed before its end leaves
     with pytest.raises(InputError, match=r"aug: an unfinished augreid.generate output \(no summary.json\)"):
-        train_reid(tmp_path / "aug", DEMO, tmp_path / "out")
+        train_reid(tmp_path / "aug", SCRATCH, tmp_path / "out")
 
 
 def test_registering_the_dataset_twice_is_harmless():
