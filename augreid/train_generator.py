@@ -143,6 +143,10 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
         if not resume:
             raise InputError(f"{out}: holds a training run already (pass --resume to continue it, or choose another --out)")
         state = load(checkpoint_path, TRAINING_FORMAT)
+        absent = [key for key in ("run", "step", "training_state") if key not in state]
+        if absent or not isinstance(state["run"], dict):  # a forged file: its format tag alone is right
+            raise InputError(f"{checkpoint_path}: a damaged augreid checkpoint (no {(absent or ['run'])[0]!r}); "
+                             "choose another --out")
         differing = differing_setting(state["run"], run)
         if differing:
             raise InputError(f"{checkpoint_path}: cannot resume, the run differs from this command's ({differing})")

@@ -304,3 +304,14 @@ def test_a_code_running_reid_model_is_refused_by_the_identity_score(tmp_path):
     torch.save({"object": ArithmeticError("runs code")}, tmp_path / "model.pt")
     with pytest.raises(InputError, match="not a re-ID model's weights \\(it holds Python objects"):
         ReidEmbedder(tmp_path)
+
+
+def test_a_forged_training_checkpoint_is_refused_on_resume(tmp_path, small_synthetic):
+    import torch
+
+    (tmp_path / "run").mkdir()
+    torch.save({"format": "augreid-generator-training/1"}, tmp_path / "run" / "checkpoint.pt")
+    result = run("augreid.train_generator", "--generator", "pona", "--data-root", str(small_synthetic), "--config",
+                 "tests/configs/tiny.yaml", "--out", str(tmp_path / "run"), "--resume")
+    assert result.returncode == 2 and result.stderr == (f"error: {tmp_path / 'run' / 'checkpoint.pt'}: a damaged "
+                                                        "augreid checkpoint (no 'run'); choose another --out\n")
