@@ -249,12 +249,8 @@ def bench_annotate(data_root: Path, count: int, min_seconds: float) -> dict:
             or platform.machine(), "images_per_second": rates}
 
 
-def quiet(line: str) -> None:
-    """Drops a training's epoch lines (a module-level function: worker processes receive it pickled)."""
-
-
 def _aa_run(arguments: tuple) -> tuple[int, dict]:
-    from augreid.reid.train import train_reid
+    from augreid.reid.train import quiet, train_reid
 
     data_root, config, out, seed, weights = arguments
     with contextlib.redirect_stdout(sys.stderr):  # torchreid prints its data summary: stdout keeps the report alone
@@ -263,6 +259,7 @@ def _aa_run(arguments: tuple) -> tuple[int, dict]:
 
 def _aa_backbone(arguments: tuple) -> str:
     from augreid.reid.pretrain import pretrain_backbone
+    from augreid.reid.train import quiet
 
     settings, out = arguments
     with contextlib.redirect_stdout(sys.stderr):

@@ -363,13 +363,13 @@ def named_values(texts: list[str], flag: str, kind: type) -> dict:
     """`NAME=VALUE` arguments as {NAME: VALUE}."""
     values = {}
     for text in texts:
-        name, equals, value = text.partition("=")
+        name, _, value = text.partition("=")
         try:
-            values[name] = kind(value) if equals and name else None
+            if not (name and value):
+                raise ValueError
+            values[name] = kind(value)
         except ValueError:
-            values[name] = None
-        if values[name] is None:
-            raise ValueError(f"{flag} {text}: expected NAME={'INDEX' if kind is int else 'PATTERN'}")
+            raise ValueError(f"{flag} {text}: expected NAME={'INDEX' if kind is int else 'PATTERN'}") from None
     return values
 
 

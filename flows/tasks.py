@@ -30,6 +30,7 @@ from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST
 from augreid.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.reid import train_reid
 from augreid.reid.pretrain import BACKBONE, pretrain_backbone
+from augreid.reid.train import quiet
 from augreid.synthetic import build_synthetic_market
 from augreid.study.comparisons import (cell_intervals, cell_marks, compare_cells, legend, verdict_lines,
                                        write_comparisons)
@@ -159,11 +160,6 @@ def augment_task(portion: float | None, data: dict, generator: str, checkpoint: 
                           counts["kept"], counts["filled"], counts["training_images"], speed)
     get_run_logger().info("%s %s: %s", generator, cell, unposed_line(summary["unposed"]))
     return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
-
-
-def quiet(line: str) -> None:
-    """Drops a training's epoch lines: the flow logs each run's result (a module-level function: worker processes
-    receive it pickled)."""
 
 
 @task(**CACHED)

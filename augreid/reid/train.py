@@ -34,6 +34,10 @@ RANKS = (1, 5, 10)
 PER_QUERY_COLUMNS = ["query", "pid", "camid", "ap", "first_match_rank"]
 
 
+def quiet(line: str) -> None:
+    """A `log` that drops a training's epoch lines (module level: worker processes receive it pickled)."""
+
+
 def endless(loader) -> Iterator:
     """Batches of the loader, pass after pass (each pass a new shuffle), for a budget counted in steps."""
     while True:

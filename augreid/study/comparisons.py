@@ -115,7 +115,13 @@ def _row(generator: str, baseline: str, axis: str, value: float, seeds: int, que
 def compare_cells(runs: pd.DataFrame, generators: list[str], metric: str = "map") -> pd.DataFrame:
     """`runs`: generator, portion (or factor), seed and per_query (the run's per_query.csv). One row per compared
     cell, over the seeds both cells ran; the verdict by the `metric`'s interval (mAP or rank-1)."""
-    rows, axis = [], axis_of(runs)
+    rows, axis, tables = [], axis_of(runs), {}
+
+    def read(path: str) -> pd.DataFrame:  # a control's runs stand in several comparisons: each file is read once
+        if path not in tables:
+            tables[path] = pd.read_csv(path)
+        return tables[path]
+
     partial = runs[runs[axis] != FULL] if axis == "portion" else runs
     for generator, baseline in comparison_pairs(generators):
         for value in sorted(partial.loc[partial["generator"] == generator, axis].unique()):
@@ -124,8 +130,8 @@ def compare_cells(runs: pd.DataFrame, generators: list[str], metric: str = "map"
             seeds = sorted(set(arm.index) & set(base.index))
             if not seeds:
                 continue
-            mean_ap, rank1, queries = compare_arms([pd.read_csv(arm.loc[s, "per_query"]) for s in seeds],
-                                                   [pd.read_csv(base.loc[s, "per_query"]) for s in seeds])
+            mean_ap, rank1, queries = compare_arms([read(arm.loc[s, "per_query"]) for s in seeds],
+                                                   [read(base.loc[s, "per_query"]) for s in seeds])
             rows.append(_row(generator, baseline, axis, value, len(seeds), queries, mean_ap, rank1, metric))
     return pd.DataFrame(rows, columns=columns(axis))
 
