@@ -9,6 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+# mkstemp and mkdtemp make private files (0600) and folders (0700); a finished result gets the permissions any
+# other new file would, so that a team sharing a results folder can read it. Read once, at import, because
+# os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
@@ -18,6 +24,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    tmp.chmod(0o666 & ~_UMASK)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -60,6 +67,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o777 & ~_UMASK)
     try:
         yield tmp
         os.rename(tmp, path)

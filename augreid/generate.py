@@ -138,9 +138,9 @@ def _prepare_output(out: Path, run: dict) -> None:
             key = differing[0]
             raise InputError(f"{out}: holds a different run ({key}: {previous.get(key)!r} there, {run.get(key)!r} now); "
                              "choose another --out")
-    (out / SPLIT_DIRS["train"]).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_file, json.dumps(run, indent=2) + "\n")  # first: a folder killed later is known as ours
+    (out / SPLIT_DIRS["train"]).mkdir(exist_ok=True)
     remove_unfinished(out / SPLIT_DIRS["train"])
-    atomic_write_text(run_file, json.dumps(run, indent=2) + "\n")
 
 
 def _link_evaluation_splits(source: Path, out: Path) -> None:

@@ -12,6 +12,7 @@ import fcntl
 import os
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -31,12 +32,19 @@ def check_output(out: str | Path, data_root: str | Path | None = None) -> Path:
                                (Path(data_root).absolute(), out.absolute())):
             if target == source or source in target.parents:
                 raise InputError(f"{out}: the output must not be the data set ({data_root}) or inside it")
-    nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if not nearest.is_dir():
-        raise InputError(f"{out}: cannot be created, {nearest} is a file")
-    if not os.access(nearest, os.W_OK | os.X_OK):
-        raise InputError(f"{out}: cannot write there ({nearest} is not writable)")
+    check_creatable(out.absolute(), named=out)
     return out
+
+
+def check_creatable(folder: Path, named: Path) -> None:
+    """`folder` exists as a folder we can write in, or can be made; refusals name `named`, what the user gave."""
+    nearest = next(p for p in (folder, *folder.parents) if p.exists())
+    if not nearest.is_dir():
+        raise InputError(f"{named}: cannot be created, {nearest} is a file")
+    try:  # a real write: permissions alone miss read-only mounts and /proc, where even root cannot create files
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError as err:
+        raise InputError(f"{named}: cannot write there ({nearest}: {err.strerror})") from None
 
 
 def check_output_file(path: str | Path) -> Path:
@@ -44,7 +52,7 @@ def check_output_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a file name")
-    check_output(path.parent)
+    check_creatable(path.absolute().parent, named=path)
     return path
 
 

@@ -137,8 +137,9 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
 
     checkpoint_path = out / "checkpoint.pt"
     start, state = 0, None
-    if out.is_dir():
-        remove_unfinished(out)
+    for folder in (out, out / "samples"):  # a run killed mid-write
+        if folder.is_dir():
+            remove_unfinished(folder)
     if checkpoint_path.exists():
         if not resume:
             raise InputError(f"{out}: holds a training run already (pass --resume to continue it, or choose another --out)")

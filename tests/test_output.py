@@ -1,5 +1,6 @@
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +62,15 @@ def test_outputs_are_checked_before_any_work(tmp_path):
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: a read-only folder cannot be tested as root")
 def test_an_output_in_a_read_only_folder_is_refused(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o555)
-    with pytest.raises(InputError, match=r"ro/out: cannot write there \(.*ro is not writable\)"):
+    with pytest.raises(InputError, match=r"ro/out: cannot write there \(.*ro: Permission denied\)"):
         check_output(tmp_path / "ro" / "out")
+
+
+def test_an_output_where_no_file_can_be_created_is_refused_even_for_root(tmp_path):
+    with pytest.raises(InputError, match=r"^/proc/x: cannot write there \(/proc: "):
+        check_output("/proc/x")
+    with pytest.raises(InputError, match=r"^/proc/pairs.csv: cannot write there \(/proc: "):
+        check_output_file("/proc/pairs.csv")
 
 
 def test_cli_refuses_an_output_that_is_a_file_with_exit_2(tmp_path, small_synthetic):
@@ -78,3 +86,16 @@ def test_cli_refuses_an_output_that_is_a_file_with_exit_2(tmp_path, small_synthe
         result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True)
         assert result.returncode == 2, (module, result.stderr)
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, (module, result.stderr)
+
+
+def test_finished_files_and_folders_are_as_readable_as_any_new_one(tmp_path):
+    """A results folder shared by a team: mkstemp's private 0600 must not survive the rename."""
+    from augreid.atomic import atomic_directory, atomic_write_text
+
+    atomic_write_text(tmp_path / "metrics.json", "{}\n")
+    with atomic_directory(tmp_path / "set") as folder:
+        (folder / "a").write_text("a")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "set").stat().st_mode) == 0o777 & ~umask

@@ -287,8 +287,19 @@ def test_the_flow_refuses_a_truncated_image_of_its_data_root_at_once(tmp_path, s
 def test_convert_refuses_an_output_it_cannot_write_before_converting(tmp_path):
     (tmp_path / "file").write_text("")
     for out, message in ((tmp_path, "is a folder, expected a file name"),
-                         (tmp_path / "file" / "g.pt", "exists and is not a folder")):
+                         (tmp_path / "file" / "g.pt", "g.pt: cannot be created, "),
+                         (Path("/proc/g.pt"), "/proc/g.pt: cannot write there (/proc: ")):
         result = run("augreid.convert", "--official", str(tmp_path / "absent.pth"), "--out", str(out))
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_pairs_refuses_an_output_it_cannot_write(tmp_path, small_synthetic):
+    (tmp_path / "file").write_text("")
+    annotations = str(small_synthetic / "market-annotation-train.csv")
+    for out, message in ((tmp_path, "is a folder, expected a file name"),
+                         (tmp_path / "file" / "pairs.csv", "pairs.csv: cannot be created, "),
+                         (Path("/proc/pairs.csv"), "/proc/pairs.csv: cannot write there (/proc: ")):
+        result = run("augreid.pairs", "--annotations", annotations, "--out", str(out))
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
