@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from augreid.errors import InputError
-from augreid.factor import parse_poses
+from augreid.core.errors import InputError
+from augreid.protocol.factor import parse_poses
 
 T = TypeVar("T")
 

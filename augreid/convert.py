@@ -4,7 +4,7 @@ The authors' published generator weights (a PATN, PoNA, APS or GFLA state dict u
 their training scripts save it) as an augreid `generator.pt`, which `--checkpoint` of `augreid.quality` and
 `augreid.generate` then reads. The architecture is inferred from the tensors, the generator from the key names
 unless `--generator` says it; every official tensor must find a place of its shape and every augreid tensor must
-be filled, or the command stops naming the first key that does not fit (`augreid/generators/official.py`). The
+be filled, or the command stops naming the first key that does not fit (`augreid/sources/official.py`). The
 output records where the weights came from (file, SHA-256, key prefix) and is written atomically.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from augreid.cli import ArgumentParser
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
-from augreid.errors import exit_on_input_error
-from augreid.generators.checkpoint import describe, load_generator, save
-from augreid.generators.layers import parameter_count
-from augreid.generators.official import convert_official
-from augreid.output import check_output_file
+from augreid.core.errors import exit_on_input_error
+from augreid.core.output import check_output_file
+from augreid.models.layers import parameter_count
+from augreid.sources.checkpoint import describe, load_generator, save
+from augreid.sources.official import convert_official
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ prepare data -> (1) train each generator once, and re-ID on the full set (p = 1.
 generator's test images (SSIM, mask-SSIM, PSNR, and their identity under the full set's seed-0 re-ID model), and
 for each generator x portion x seed: generate -> train re-ID -> evaluate -> (3) report: Table VI with the marks
 of the paired comparisons against `none` and `duplicate`, the comparisons, the quality table. With `factors`, the
-same for each generator x factor K x seed (every image kept, K-1 added per image: `augreid/factor.py`), reported
+same for each generator x factor K x seed (every image kept, K-1 added per image: `augreid/protocol/factor.py`), reported
 as a second table whose `none` is the full set's run. Each training is a
 child flow `train-generator`, each scoring a child flow `score-generator` and each (generator, portion, seed) a
 child flow `augment-and-reid`: in this process one after the other, or with `fan_out` set, as flow runs of the
@@ -23,28 +23,27 @@ from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
-from augreid.annotate import images_without_keypoints
-from augreid.atomic import file_sha256
 from augreid.cli import ArgumentParser, seed_number
-from augreid.config import load_config
-from augreid.errors import InputError
-from augreid.conditions import MODES
-from augreid.factor import parse_poses
-from augreid.config import GENERATOR_NAMES
-from augreid.generate import CONTROLS
-from augreid.generators import check_architecture
-from augreid.images import check_images
-from augreid.generators.external import resolve_pattern
-from augreid.generators.source import GeneratorSpec, parse_generator
-from augreid.market import check_complete, scan_market
-from augreid.output import check_output
-from augreid.pose_estimator.blazepose import unavailable
+from augreid.config import GENERATOR_NAMES, load_config
+from augreid.core.atomic import file_sha256
+from augreid.core.errors import InputError
+from augreid.core.output import check_output
+from augreid.data.blazepose import unavailable
+from augreid.data.images import check_images
+from augreid.data.market import check_complete, scan_market
+from augreid.data.pose_estimation import images_without_keypoints
+from augreid.models import check_architecture
+from augreid.protocol.augmented_set import CONTROLS
+from augreid.protocol.conditions import MODES
+from augreid.protocol.factor import parse_poses
+from augreid.sources.external import resolve_pattern
+from augreid.sources.source import GeneratorSpec, parse_generator
 from augreid.study.table_vi import FULL
+from flows.children import Child, run_children
 from flows.tasks import (AUGMENTED_MARKER, BACKBONE, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, STUDY_SPLITS,
                          augment_task, cached, finished_backbone, finished_generator, finished_quality, finished_reid,
                          finished_reid_model, given_generator, prepare_data, pretrain_task, quality_task, reid_task,
                          report_task, train_generator_task)
-from flows.children import Child, run_children
 
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
 # (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists

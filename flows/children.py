@@ -19,7 +19,7 @@ from prefect import Flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from augreid.device import cores
+from augreid.core.device import cores
 from flows.workers import worker_processes
 
 POLL_SECONDS = 2.0

@@ -13,29 +13,29 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from augreid.annotate import annotate, report_lines
-from augreid.atomic import atomic_write_text, file_sha256, files_digest
 from augreid.config import load_config
-from augreid.gallery import write_gallery
-from augreid.factor import parse_poses
-from augreid.generate import augment, generator_spec, unposed_line
-from augreid.generators.plugins import plugin_digest
-from augreid.generators.source import GeneratorSpec
-from augreid.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
-from augreid.quality import evaluate, identity_summary, pckh_summary, quality_table
+from augreid.core.atomic import atomic_write_text, file_sha256, files_digest
+from augreid.data.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
+from augreid.data.pose_estimation import annotate, report_lines
+from augreid.data.synthetic import build_synthetic_market
+from augreid.evaluation.gallery import write_gallery
+from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary, quality_table
+from augreid.protocol.augmented_set import augment, generator_spec
+from augreid.protocol.factor import parse_poses
+from augreid.protocol.plan import unposed_line
 from augreid.reid import train_reid
 from augreid.reid.pretrain import BACKBONE, pretrain_backbone
 from augreid.reid.train import quiet
-from augreid.synthetic import build_synthetic_market
+from augreid.sources.plugins import plugin_digest
+from augreid.sources.source import GeneratorSpec
 from augreid.study.comparisons import (cell_intervals, cell_marks, compare_cells, legend, verdict_lines,
                                        write_comparisons)
 from augreid.study.table_vi import AXES, LEADING, cells_note, results_frame, summarise, to_markdown, write_report
-from augreid.train_generator import train_generator
+from augreid.training.trainer import train_generator
 from flows.workers import in_worker
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)

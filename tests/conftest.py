@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from augreid.config import SyntheticConfig
-from augreid.synthetic import build_synthetic_market
+from augreid.data.synthetic import build_synthetic_market
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REAL_ANNOTATIONS = SHARED_DATA / "market1501-annotations"
@@ -49,10 +49,9 @@ EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "augreid-fli
 def flip_plugin(tmp_path_factory) -> Path:
     """The example plugin package, installed as a user would (pip, offline, no build isolation) into a folder put
     on sys.path; a subprocess needs it on PYTHONPATH."""
+    import shutil
     import subprocess
     import sys
-
-    import shutil
 
     source, target = tmp_path_factory.mktemp("plugin-source") / "augreid-flip", tmp_path_factory.mktemp("plugins")
     shutil.copytree(EXAMPLE_PLUGIN, source)  # pip builds in the source folder: not in the checkout

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augreid import annotate as annotate_module
-from augreid.annotate import annotate
-from augreid.annotations import read_annotations, write_annotations
-from augreid.pose import present
-from augreid.semantic import PARTS
+from augreid.data import pose_estimation as annotate_module
+from augreid.data.annotations import read_annotations, write_annotations
+from augreid.data.pose import present
+from augreid.data.pose_estimation import annotate
+from augreid.data.semantic import PARTS
 
 TRAIN = "bounding_box_train"
 

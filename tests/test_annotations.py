@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from augreid.annotations import Annotations, read_annotations, write_annotations
-from augreid.errors import InputError
-from augreid.market import scan_split
+from augreid.core.errors import InputError
+from augreid.data.annotations import Annotations, read_annotations, write_annotations
+from augreid.data.market import scan_split
 
 
 def test_real_train_file_reads_with_known_values(real_annotations):

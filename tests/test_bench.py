@@ -6,12 +6,13 @@ import sys
 import numpy as np
 import pytest
 
-from augreid.bench import print_table
+from augreid.benchmarks.generators import print_table
 
 
 def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic, flip_plugin):
-    from augreid.train_generator import train_generator
     from test_train_generator import TINY
+
+    from augreid.training.trainer import train_generator
 
     train_generator("pona", small_synthetic, TINY, tmp_path / "run", stop_after=1, progress=False)
     checkpoint = tmp_path / "run" / "generator.pt"
@@ -50,7 +51,7 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
 
 def test_reid_bench_times_layouts_threads_and_runs_side_by_side(capsys):
-    from augreid.bench import print_reid_table
+    from augreid.benchmarks.reid import print_reid_table
 
     result = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--device", "cpu", "--batch", "4",
                              "--height", "32", "--width", "16", "--concurrent", "2", "--min-seconds", "0", "--json"],

@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from augreid.compat import import_torchreid
 from augreid.config import ReidConfig, load_config
+from augreid.core.compat import import_torchreid
 from augreid.reid.bot import BoTResNet50, warmup_multistep
 from augreid.reid.engine import BoTEngine, build_engine
 

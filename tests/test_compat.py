@@ -3,7 +3,7 @@ import sys
 
 import torch
 
-from augreid.compat import import_torchvision, torchvision_extension_loads
+from augreid.core.compat import import_torchvision, torchvision_extension_loads
 
 
 def test_torchvision_imports_and_builds_the_models_augreid_uses():

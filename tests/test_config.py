@@ -1,7 +1,7 @@
 import pytest
 
 from augreid.config import SyntheticConfig, load_config, to_dict
-from augreid.errors import InputError
+from augreid.core.errors import InputError
 
 
 def write(tmp_path, text):

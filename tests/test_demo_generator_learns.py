@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from augreid.config import load_config
-from augreid.train_generator import train_generator
+from augreid.training.trainer import train_generator
 
 DEMO = Path(__file__).parents[1] / "configs" / "demo.yaml"
 SHORTER = {  # iterations of each demo recipe kept for the test

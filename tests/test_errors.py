@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from augreid.errors import InputError, one_line
+from augreid.core.errors import InputError, one_line
 
 
 class Unreadable(torch.utils.data.Dataset):

@@ -14,17 +14,17 @@ import torch
 from PIL import Image
 
 from augreid.config import QualityConfig
-from augreid.errors import InputError
-from augreid.generate import augment, plan_augmentation
-from augreid.annotations import read_annotations
-from augreid.generators.external import (PRESETS, ExternalImages, detect_pattern, file_name, pattern_regex,
-                                         resolve_pattern)
-from augreid.generators.source import GeneratorSpec
-from augreid.heatmap import pose_heatmaps
-from augreid.images import JPEG_QUALITY, load_image
-from augreid.market import annotation_file, pair_names, scan_split
-from augreid.quality import evaluate
-from augreid.slots import export_slots
+from augreid.core.errors import InputError
+from augreid.data.annotations import read_annotations
+from augreid.data.heatmap import pose_heatmaps
+from augreid.data.images import JPEG_QUALITY, load_image
+from augreid.data.market import annotation_file, pair_names, scan_split
+from augreid.evaluation.quality import evaluate
+from augreid.protocol.augmented_set import augment
+from augreid.protocol.plan import plan_augmentation
+from augreid.sources.external import PRESETS, ExternalImages, detect_pattern, file_name, pattern_regex, resolve_pattern
+from augreid.sources.source import GeneratorSpec
+from augreid.study.slots import export_slots
 
 MIRROR = Path(__file__).parent / "tools" / "mirror_generator.py"
 

@@ -5,16 +5,18 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from augreid.annotations import Annotations, read_annotations
-from augreid.errors import InputError
-from augreid.factor import Poses, canonical_poses, check_factor, factor_targets, kmeans, parse_poses, pool_poses
-from augreid.generate import augment, plan_by_factor
-from augreid.market import parse_name, scan_split
-from augreid.pose import has_torso
-from augreid.train_generator import train_generator
 from test_generate import _digest, unposed_source
 from test_train_generator import TINY
+
+from augreid.core.errors import InputError
+from augreid.data.annotations import Annotations, read_annotations
+from augreid.data.market import parse_name, scan_split
+from augreid.data.pose import has_torso
+from augreid.protocol.augmented_set import augment
+from augreid.protocol.factor import (Poses, canonical_poses, check_factor, factor_targets, kmeans, parse_poses,
+                                     pool_poses)
+from augreid.protocol.plan import plan_by_factor
+from augreid.training.trainer import train_generator
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +214,11 @@ def test_bad_factor_inputs_exit_2_before_writing(tmp_path, small_synthetic):
 def test_a_generator_elsewhere_fills_the_factor_slots(tmp_path, small_synthetic):
     """`augreid.slots --factors 2` exports each image with its drawn pose; an outside script (the mirror) draws
     them, and `generate --factor 2 --generator external:mirror` reads them back, one per image."""
-    from augreid.generators.source import GeneratorSpec
-    from augreid.images import load_image
-    from augreid.slots import export_slots
     from test_external import MIRROR
+
+    from augreid.data.images import load_image
+    from augreid.sources.source import GeneratorSpec
+    from augreid.study.slots import export_slots
 
     summary = export_slots(small_synthetic, tmp_path / "slots", [], [0], factors=[2], with_test_pairs=False)
     train, annotations = _source(small_synthetic)

@@ -18,8 +18,7 @@ import pytest  # noqa: E402
 from prefect.exceptions import ParameterTypeError  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from augreid.errors import InputError  # noqa: E402
-
+from augreid.core.errors import InputError  # noqa: E402
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
 
@@ -133,8 +132,8 @@ def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, 
     import sys
 
     from augreid.config import load_config
-    from augreid.slots import export_slots
-    from augreid.synthetic import build_synthetic_market
+    from augreid.data.synthetic import build_synthetic_market
+    from augreid.study.slots import export_slots
 
     root = tmp_path / "market"
     build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)
@@ -186,7 +185,7 @@ def test_any_generator_gets_its_row_images_made_elsewhere_and_a_plugin(harness, 
 def dukemtmc_named(root: Path) -> dict[str, str]:
     """Rename a synthetic Market-1501 folder's images to DukeMTMC-reID's `PPPP_cC_fFFFFFFF.jpg`, in the folders and
     the keypoint files; returns old name -> new name."""
-    from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, parse_name
+    from augreid.data.market import ANNOTATION_FILES, SPLIT_DIRS, parse_name
 
     renamed = {}
     for folder in SPLIT_DIRS.values():
@@ -205,10 +204,10 @@ def dukemtmc_named(root: Path) -> dict[str, str]:
 def test_a_dukemtmc_named_folder_runs_the_whole_study(harness, tiny_config, tmp_path):
     """DukeMTMC-reID names, and no training keypoints: the flow annotates the training images (BlazePose), then
     trains PoNA and SAN, generates, scores (PCKh included) and reports as for Market-1501."""
-    from augreid.annotations import read_annotations
     from augreid.config import load_config
-    from augreid.market import parse_name
-    from augreid.synthetic import build_synthetic_market
+    from augreid.data.annotations import read_annotations
+    from augreid.data.market import parse_name
+    from augreid.data.synthetic import build_synthetic_market
 
     root = tmp_path / "duke"
     build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)
@@ -296,7 +295,7 @@ def test_an_image_replaced_by_one_of_the_same_size_reruns_the_study(harness, tin
     """A given data root is digested by its images' bytes: the same names and sizes with other bytes are new
     inputs, and no finished step answers for them."""
     from augreid.config import load_config
-    from augreid.synthetic import build_synthetic_market
+    from augreid.data.synthetic import build_synthetic_market
 
     root = tmp_path / "market"
     build_synthetic_market(root, load_config(tiny_config).synthetic, seed=0, progress=False)

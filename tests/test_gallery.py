@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from augreid.annotations import read_annotations
-from augreid.gallery import HEADER_HEIGHT, gallery, pick_generated, write_gallery
-from augreid.generate import augment
-from augreid.images import load_image
-from augreid.pose import draw_skeleton
+from augreid.data.annotations import read_annotations
+from augreid.data.images import load_image
+from augreid.data.pose import draw_skeleton
+from augreid.evaluation.gallery import HEADER_HEIGHT, gallery, pick_generated, write_gallery
+from augreid.protocol.augmented_set import augment
 
 H, W = 128, 64
 

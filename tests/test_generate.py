@@ -7,17 +7,18 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from augreid import generate as generate_module
-from augreid.annotations import read_annotations, write_annotations
-from augreid.conditions import pose_distances
-from augreid.errors import InputError
-from augreid.generate import augment, plan_augmentation
-from augreid.market import parse_name, scan_split
-from augreid.portion import keep_portion, kept_count
-from augreid.pose import JOINT, has_torso, present
-from augreid.train_generator import train_generator
 from test_train_generator import TINY
+
+from augreid.core.errors import InputError
+from augreid.data.annotations import read_annotations, write_annotations
+from augreid.data.market import parse_name, scan_split
+from augreid.data.pose import JOINT, has_torso, present
+from augreid.protocol import augmented_set as augmented_set_module
+from augreid.protocol.augmented_set import augment
+from augreid.protocol.conditions import pose_distances
+from augreid.protocol.plan import plan_augmentation
+from augreid.protocol.portion import keep_portion, kept_count
+from augreid.training.trainer import train_generator
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_same_inputs_same_manifest(tmp_path, small_synthetic, tiny_generators):
 
 
 def test_an_interrupted_run_is_completed_by_a_rerun(tmp_path, small_synthetic, tiny_generators, monkeypatch):
-    real_save = generate_module.save_image
+    real_save = augmented_set_module.save_image
     saved = []
 
     def crash_after_ten(path, pixels):
@@ -136,12 +137,12 @@ def test_an_interrupted_run_is_completed_by_a_rerun(tmp_path, small_synthetic, t
         real_save(path, pixels)
         saved.append(path)
 
-    monkeypatch.setattr(generate_module, "save_image", crash_after_ten)
+    monkeypatch.setattr(augmented_set_module, "save_image", crash_after_ten)
     with pytest.raises(KeyboardInterrupt):
         augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", batch_size=8,
                 progress=False)
     assert not (tmp_path / "aug" / "manifest.csv").exists()
-    monkeypatch.setattr(generate_module, "save_image", real_save)
+    monkeypatch.setattr(augmented_set_module, "save_image", real_save)
     summary = augment(0.2, small_synthetic, "pona", tiny_generators["pona"], out=tmp_path / "aug", batch_size=8,
                       progress=False)
     assert summary["counts"]["generated_now"] == summary["counts"]["filled"] - 10

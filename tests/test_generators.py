@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from augreid.config import GeneratorArchitecture
-from augreid.generators import build_discriminators, build_generator
-from augreid.generators.aps import AdaPN, AppearanceBlock
-from augreid.generators.layers import parameter_count
-from augreid.generators.patn import PATNBlock
-from augreid.generators.pona import PoseGuidedNonLocalAttention, SelfAttention
+from augreid.models import build_discriminators, build_generator
+from augreid.models.aps import AdaPN, AppearanceBlock
+from augreid.models.layers import parameter_count
+from augreid.models.patn import PATNBlock
+from augreid.models.pona import PoseGuidedNonLocalAttention, SelfAttention
 
 
 @pytest.mark.parametrize("name, blocks, norm, expected", [
@@ -149,8 +149,8 @@ def test_aps_encoder_block_gates_the_image_stream_with_the_pose_attention():
 
 
 def test_a_generator_at_half_scale_takes_full_or_pooled_maps_and_answers_at_128x64():
-    from augreid.generators.scale import AtScale, maps_pool
-    from augreid.heatmap import pose_pair_maps
+    from augreid.data.heatmap import pose_pair_maps
+    from augreid.models.scale import AtScale, maps_pool
 
     torch.manual_seed(0)
     generator = build_generator("pona", GeneratorArchitecture(blocks=1, ngf=8, scale=2)).eval()

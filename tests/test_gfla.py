@@ -4,15 +4,15 @@ import dataclasses
 import pytest
 import torch
 
-from augreid.annotations import read_annotations
 from augreid.config import GeneratorArchitecture, GFLATrainingConfig, load_config
-from augreid.errors import InputError
-from augreid.generators import build_generator, build_gfla_discriminator
-from augreid.generators.gfla import LocalAttention
-from augreid.generators.gfla_losses import affine_regularisation, patch_features, sampling_correctness
-from augreid.generators.gfla_training import GFLATraining
-from augreid.generators.layers import parameter_count
-from augreid.pairs import PairBatches, training_pairs
+from augreid.core.errors import InputError
+from augreid.data.annotations import read_annotations
+from augreid.data.pairs import PairBatches, training_pairs
+from augreid.models import build_generator, build_gfla_discriminator
+from augreid.models.gfla import LocalAttention
+from augreid.models.layers import parameter_count
+from augreid.training.gfla_losses import affine_regularisation, patch_features, sampling_correctness
+from augreid.training.gfla_training import GFLATraining
 
 MARKET = GeneratorArchitecture(blocks=3, ngf=64, ndf=32, discriminator_blocks=3)
 
@@ -113,7 +113,7 @@ def test_demo_recipe_needs_no_vgg_and_the_market_recipe_does():
 
 
 def test_random_affine_moves_image_and_keypoints_alike():
-    from augreid.generators.gfla_training import random_affine
+    from augreid.training.gfla_training import random_affine
 
     image = -torch.ones(2, 3, 128, 64)
     keypoints = torch.tensor([[[40.0, 20.0]] + [[-1.0, -1.0]] * 17, [[90.0, 45.0]] + [[-1.0, -1.0]] * 17])

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from augreid.generators.gfla_ops import block_extractor, local_attn_reshape, resample2d
+from augreid.models.gfla_ops import block_extractor, local_attn_reshape, resample2d
 
 D = dict(dtype=torch.float64)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from augreid.heatmap import SIGMA, TAIL, pose_heatmaps, pose_pair_maps
+from augreid.data.heatmap import SIGMA, TAIL, pose_heatmaps, pose_pair_maps
 
 
 def naive_heatmaps(keypoints, height=128, width=64, sigma=SIGMA):
@@ -42,7 +42,7 @@ def test_batched_maps_equal_the_pixelwise_formula():
 
 
 def test_real_keypoints_peak_where_annotated(real_annotations):
-    from augreid.annotations import read_annotations
+    from augreid.data.annotations import read_annotations
 
     train = read_annotations(real_annotations / "market-annotation-train.csv")
     poses = train.keypoints[:64]
@@ -73,11 +73,10 @@ def _untruncated(keypoints, sigma=SIGMA):
 
 
 def test_the_tail_is_cut_without_denormals_and_without_changing_any_generated_pixel():
-    from augreid.config import GeneratorArchitecture
-    from augreid.generators import build_generator
-    from augreid.images import to_pixels
-    from augreid.synthetic.dataset import plan_dataset
-    from augreid.config import SyntheticConfig
+    from augreid.config import GeneratorArchitecture, SyntheticConfig
+    from augreid.data.images import to_pixels
+    from augreid.data.synthetic.dataset import plan_dataset
+    from augreid.models import build_generator
 
     _, specs = plan_dataset(SyntheticConfig(train_identities=4, test_identities=2), seed=0)
     poses = np.stack([s.keypoints for s in specs if s.split == "train"][:16])

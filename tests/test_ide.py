@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from augreid.compat import import_torchreid
 from augreid.config import load_config
+from augreid.core.compat import import_torchreid
 from augreid.reid.engine import build_engine, load_imagenet_weights
 from augreid.reid.ide import FEATURE_DIM, describe, register_ide
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from augreid.config import load_config
-from augreid.generators import build_generator
-from augreid.generators.checkpoint import generator_payload, save
-from augreid.quality import evaluate, identity_summary, quality_table
+from augreid.data.synthetic import build_synthetic_market
+from augreid.evaluation.quality import evaluate, identity_summary, quality_table
+from augreid.models import build_generator
 from augreid.reid import train_reid
 from augreid.reid.identity import identity_scores
-from augreid.synthetic import build_synthetic_market
+from augreid.sources.checkpoint import generator_payload, save
 
 DEMO = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
 

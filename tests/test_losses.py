@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from augreid.compat import import_torchvision
-from augreid.errors import InputError
-from augreid.generators import losses
-from augreid.generators.losses import ImagePool, PerceptualLoss, adversarial_loss, load_vgg_conv1_2
+from augreid.core.compat import import_torchvision
+from augreid.core.errors import InputError
+from augreid.training import losses
+from augreid.training.losses import ImagePool, PerceptualLoss, adversarial_loss, load_vgg_conv1_2
 
 
 def test_adversarial_losses_against_all_ones_or_zeros_maps():

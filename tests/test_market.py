@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from augreid.errors import InputError
-from augreid.market import is_identity, market_name, parse_name, scan_market, scan_split
+from augreid.core.errors import InputError
+from augreid.data.market import is_identity, market_name, parse_name, scan_market, scan_split
 
 
 def test_parse_name_reads_person_and_camera():

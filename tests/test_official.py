@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from augreid import heatmap
-from augreid.atomic import file_sha256
 from augreid.config import GeneratorArchitecture
-from augreid.errors import InputError
-from augreid.generators import build_generator, check_architecture
-from augreid.generators.checkpoint import load_generator, save
-from augreid.generators.inference import transfer
-from augreid.generators.official import convert_official, to_official
-from augreid.images import to_pixels, to_tensor
+from augreid.core.atomic import file_sha256
+from augreid.core.errors import InputError
+from augreid.data import heatmap
+from augreid.data.images import to_pixels, to_tensor
+from augreid.models import build_generator, check_architecture
+from augreid.sources.checkpoint import load_generator, save
+from augreid.sources.inference import transfer
+from augreid.sources.official import convert_official, to_official
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "official-fixtures"
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from augreid.errors import InputError
-from augreid.output import check_output, check_output_file, lock_path, output_lock
+from augreid.core.errors import InputError
+from augreid.core.output import check_output, check_output_file, lock_path, output_lock
 
 REPO = Path(__file__).parents[1]
 
@@ -90,7 +90,7 @@ def test_cli_refuses_an_output_that_is_a_file_with_exit_2(tmp_path, small_synthe
 
 def test_finished_files_and_folders_are_as_readable_as_any_new_one(tmp_path):
     """A results folder shared by a team: mkstemp's private 0600 must not survive the rename."""
-    from augreid.atomic import atomic_directory, atomic_write_text
+    from augreid.core.atomic import atomic_directory, atomic_write_text
 
     atomic_write_text(tmp_path / "metrics.json", "{}\n")
     with atomic_directory(tmp_path / "set") as folder:

@@ -4,10 +4,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from augreid.annotations import Annotations, read_annotations, write_annotations
-from augreid.market import parse_name
-from augreid.pairs import training_pairs, usable_for_pairs
-from augreid.pose import JOINT, MISSING
+from augreid.data.annotations import Annotations, read_annotations, write_annotations
+from augreid.data.market import parse_name
+from augreid.data.pairs import training_pairs, usable_for_pairs
+from augreid.data.pose import JOINT, MISSING
 
 
 def test_published_rule_gives_263632_pairs_on_the_real_train_file(real_annotations):

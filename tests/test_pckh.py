@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
+from augreid.data.pose import JOINT, N_JOINTS
 from augreid.metrics.pckh import correct_joints, head_box, pckh
-from augreid.pose import JOINT, N_JOINTS
 
 
 def _pose(**joints) -> np.ndarray:

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from augreid.errors import InputError
-from augreid.generate import augment
-from augreid.generators.plugins import load_plugin, plugin_names
-from augreid.generators.source import parse_generator
-from augreid.images import load_image
-from augreid.quality import evaluate
+from augreid.core.errors import InputError
+from augreid.data.images import load_image
+from augreid.evaluation.quality import evaluate
+from augreid.protocol.augmented_set import augment
+from augreid.sources.plugins import load_plugin, plugin_names
+from augreid.sources.source import parse_generator
 
 
 def _env(plugin_dir) -> dict:
@@ -72,8 +72,8 @@ def test_a_plugin_failing_on_import_or_while_drawing_is_named_in_one_line(monkey
     import numpy as np
     import torch
 
-    from augreid.errors import InputError
-    from augreid.generators import plugins
+    from augreid.core.errors import InputError
+    from augreid.sources import plugins
 
     monkeypatch.setattr(plugins, "_entry_points", lambda: {"broken": _Point(on_import=True)})
     with pytest.raises(InputError, match=r"^generator 'broken': cannot load broken_plugin:load \(RuntimeError: the "

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from augreid.annotations import read_annotations
-from augreid.pose import JOINT, LIMBS, MASK_LIMBS, MISSING, body_mask, draw_skeleton, has_torso, present
+from augreid.data.annotations import read_annotations
+from augreid.data.pose import JOINT, LIMBS, MASK_LIMBS, MISSING, body_mask, draw_skeleton, has_torso, present
 
 
 def two_joint_pose():

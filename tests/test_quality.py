@@ -9,20 +9,20 @@ import pytest
 import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from test_train_generator import TINY
 
-from augreid.annotations import read_annotations
-from augreid.gallery import HEADER_HEIGHT
-from augreid.generators.checkpoint import load_generator
-from augreid.generators.inference import transfer
-from augreid.images import load_image
-from augreid import quality
+from augreid.data.annotations import read_annotations
+from augreid.data.images import load_image
+from augreid.data.pairs import sample_pairs
+from augreid.data.pose import body_mask, present
+from augreid.evaluation import quality
+from augreid.evaluation.gallery import HEADER_HEIGHT
+from augreid.evaluation.quality import evaluate, pckh_summary, quality_table
 from augreid.metrics.image import psnr, ssim
 from augreid.metrics.pckh import head_box
-from augreid.pairs import sample_pairs
-from augreid.pose import body_mask, present
-from augreid.quality import evaluate, pckh_summary, quality_table
-from augreid.train_generator import train_generator
-from test_train_generator import TINY
+from augreid.sources.checkpoint import load_generator
+from augreid.sources.inference import transfer
+from augreid.training.trainer import train_generator
 
 
 def _fixed_images():

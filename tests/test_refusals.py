@@ -92,7 +92,7 @@ def test_a_text_forged_or_code_running_checkpoint_is_refused_in_one_line(tmp_pat
 ])
 def test_rates_and_loss_weights_that_cannot_train_are_refused(tmp_path, section, setting, message):
     from augreid.config import load_config
-    from augreid.errors import InputError
+    from augreid.core.errors import InputError
 
     path = tmp_path / "bad.yaml"
     path.write_text(f"{section}:\n  {setting}\n")
@@ -102,7 +102,7 @@ def test_rates_and_loss_weights_that_cannot_train_are_refused(tmp_path, section,
 
 def test_a_key_given_twice_or_a_name_that_is_not_text_is_refused(tmp_path):
     from augreid.config import load_config
-    from augreid.errors import InputError
+    from augreid.core.errors import InputError
 
     twice = tmp_path / "twice.yaml"
     twice.write_text("reid:\n  lr: 0.1\n  lr: 0.2\n")
@@ -145,7 +145,7 @@ def test_images_named_in_upper_case_are_refused_not_skipped(tmp_path, small_synt
 
 
 def test_a_byte_order_mark_before_the_header_is_read_as_no_mark(tmp_path, small_synthetic):
-    from augreid.annotations import read_annotations
+    from augreid.data.annotations import read_annotations
 
     source = small_synthetic / "market-annotation-train.csv"
     marked = tmp_path / "marked.csv"
@@ -170,8 +170,8 @@ def test_an_output_inside_the_data_through_its_links_is_refused(tmp_path, small_
 
 
 def test_two_names_of_one_folder_share_one_lock(tmp_path):
-    from augreid.errors import InputError
-    from augreid.output import output_lock
+    from augreid.core.errors import InputError
+    from augreid.core.output import output_lock
 
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")
@@ -182,9 +182,9 @@ def test_two_names_of_one_folder_share_one_lock(tmp_path):
 
 
 def test_annotate_holds_the_data_roots_lock(tmp_path, small_synthetic):
-    from augreid.annotate import annotate
-    from augreid.errors import InputError
-    from augreid.output import output_lock
+    from augreid.core.errors import InputError
+    from augreid.core.output import output_lock
+    from augreid.data.pose_estimation import annotate
 
     with output_lock(small_synthetic):
         with pytest.raises(InputError, match="in use by another run"):
@@ -225,8 +225,8 @@ def test_a_set_without_test_folders_or_training_images_is_not_augmented(tmp_path
 def test_someone_elses_run_records_are_refused_before_any_work(tmp_path, small_synthetic):
     import shutil
 
-    from augreid.annotate import annotate
-    from augreid.errors import InputError
+    from augreid.core.errors import InputError
+    from augreid.data.pose_estimation import annotate
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "run.json").write_text("{not json")
@@ -308,7 +308,7 @@ def test_a_code_running_reid_model_is_refused_by_the_identity_score(tmp_path):
 
     import torch
 
-    from augreid.errors import InputError
+    from augreid.core.errors import InputError
     from augreid.reid.identity import ReidEmbedder
 
     (tmp_path / "metrics.json").write_text(json.dumps({"config": {"model": "osnet_x0_25"}, "train_identities": 2}))

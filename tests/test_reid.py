@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from augreid.compat import import_torchreid, load_torchreid_checkpoint
 from augreid.config import SyntheticConfig, load_config
-from augreid.errors import InputError
-from augreid.generate import augment
+from augreid.core.compat import import_torchreid, load_torchreid_checkpoint
+from augreid.core.errors import InputError
+from augreid.data.synthetic import build_synthetic_market
+from augreid.protocol.augmented_set import augment
 from augreid.reid import build_engine, evaluate_engine, load_imagenet_weights, train_reid
 from augreid.reid.data import market_lists
 from augreid.reid.pretrain import pretrain_backbone
-from augreid.synthetic import build_synthetic_market
 
 DEMO_CONFIG = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
 DEMO = DEMO_CONFIG.reid
@@ -181,7 +181,7 @@ def test_an_unfinished_augmented_set_is_refused(tmp_path, small_synthetic):
 
 
 def test_registering_the_dataset_twice_is_harmless():
-    from augreid.compat import TORCHREID_DATASET, register_dataset
+    from augreid.core.compat import TORCHREID_DATASET, register_dataset
     from augreid.reid.data import MarketLayoutDataset
 
     assert register_dataset(MarketLayoutDataset) == register_dataset(MarketLayoutDataset) == TORCHREID_DATASET

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from augreid.compat import torchreid_evaluate
+from augreid.core.compat import torchreid_evaluate
 from augreid.metrics.reid import evaluate, rank_queries
 
 # gallery:     g0 g1 g2 g3 g4 g5 g6 g7

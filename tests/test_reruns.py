@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from augreid.config import SyntheticConfig
-from augreid.synthetic import build_synthetic_market
+from augreid.data.synthetic import build_synthetic_market
 
 ROOT = Path(__file__).parents[1]
 KILL = ROOT / "tests" / "tools" / "kill_at_write.py"

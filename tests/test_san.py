@@ -3,13 +3,13 @@ semantic maps it is conditioned on."""
 import numpy as np
 import torch
 
-from augreid.annotations import read_annotations
 from augreid.config import GeneratorArchitecture, GeneratorsConfig
-from augreid.generators import build_generator, build_pair_discriminator, conditioning_maps, maps_channels
-from augreid.generators.layers import parameter_count
-from augreid.generators.san import SemanticAttentionBlock
-from augreid.pose import body_mask
-from augreid.semantic import PARTS, SEMANTIC_CHANNELS, semantic_maps
+from augreid.data.annotations import read_annotations
+from augreid.data.pose import body_mask
+from augreid.data.semantic import PARTS, SEMANTIC_CHANNELS, semantic_maps
+from augreid.models import build_generator, build_pair_discriminator, conditioning_maps, maps_channels
+from augreid.models.layers import parameter_count
+from augreid.models.san import SemanticAttentionBlock
 
 
 def conv(cin: int, cout: int, k: int, bias: bool = False) -> int:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SMALL
 from PIL import Image
 
-from augreid.annotations import read_annotations
-from augreid.errors import InputError
-from augreid.market import ANNOTATION_FILES, SPLIT_DIRS, is_identity, parse_name, scan_market
-from augreid.pairs import usable_for_pairs
-from augreid.pose import JOINT, present
-from augreid.synthetic import build_synthetic_market, plan_dataset, render
-from augreid.synthetic import dataset as synthetic_dataset
-from conftest import SMALL
+from augreid.core.errors import InputError
+from augreid.data.annotations import read_annotations
+from augreid.data.market import ANNOTATION_FILES, SPLIT_DIRS, is_identity, parse_name, scan_market
+from augreid.data.pairs import usable_for_pairs
+from augreid.data.pose import JOINT, present
+from augreid.data.synthetic import build_synthetic_market, plan_dataset, render
+from augreid.data.synthetic import dataset as synthetic_dataset
 
 
 def test_layout_with_an_annotation_for_every_image(small_synthetic):

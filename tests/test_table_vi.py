@@ -57,7 +57,7 @@ def test_report_metric_rank1_leads_every_cell_and_the_title(tmp_path):
 
 def test_the_config_names_the_leading_figure(tmp_path):
     from augreid.config import load_config
-    from augreid.errors import InputError
+    from augreid.core.errors import InputError
 
     assert load_config("configs/demo.yaml").report.metric == "map"
     (tmp_path / "r.yaml").write_text("report:\n  metric: rank1\n")

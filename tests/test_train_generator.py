@@ -9,10 +9,10 @@ import torch
 import yaml
 
 from augreid.config import Config, GeneratorArchitecture, GeneratorsConfig, GeneratorTrainingConfig, GFLATrainingConfig
-from augreid.errors import InputError
-from augreid.generators import maps_channels
-from augreid.generators.checkpoint import load_generator
-from augreid.train_generator import learning_rate, train_generator
+from augreid.core.errors import InputError
+from augreid.models import maps_channels
+from augreid.sources.checkpoint import load_generator
+from augreid.training.trainer import learning_rate, train_generator
 
 TINY_ARCH = GeneratorArchitecture(blocks=1, ngf=8, ndf=8, discriminator_blocks=1)
 TINY = Config(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from augreid.pose import JOINT, present
+from augreid.data.pose import JOINT, present
 
 ALPHA = 0.5
 HEAD_JOINTS = tuple(JOINT[name] for name in ("nose", "neck", "r_eye", "l_eye", "r_ear", "l_ear"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augreid.market import JUNK_PID
+from augreid.data.market import JUNK_PID
 
 CHUNK = 512
 

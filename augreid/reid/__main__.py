@@ -11,7 +11,7 @@ from pathlib import Path
 
 from augreid.cli import ArgumentParser, seed_number
 from augreid.config import load_config
-from augreid.errors import exit_on_input_error
+from augreid.core.errors import exit_on_input_error
 from augreid.reid.train import train_reid
 
 

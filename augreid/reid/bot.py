@@ -18,7 +18,7 @@ import bisect
 import torch
 from torch import nn
 
-from augreid.compat import import_torchreid
+from augreid.core.compat import import_torchreid
 
 NAME = "resnet50_bot"
 FEATURE_DIM = 2048

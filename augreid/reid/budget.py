@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augreid.config import ReidConfig
-from augreid.errors import InputError
-from augreid.market import GENERATED_SUMMARY
+from augreid.core.errors import InputError
+from augreid.data.market import GENERATED_SUMMARY
 
 BUDGETS = ("epochs", "steps")
 

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from augreid.compat import import_torchreid
-from augreid.errors import InputError
-from augreid.market import JUNK_PID, SPLIT_DIRS, is_identity, scan_market
+from augreid.core.compat import import_torchreid
+from augreid.core.errors import InputError
+from augreid.data.market import JUNK_PID, SPLIT_DIRS, is_identity, scan_market
 
 ImageDataset = import_torchreid().reid.data.ImageDataset
 

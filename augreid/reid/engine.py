@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augreid.compat import TORCHREID_DATASET, import_torchreid, import_torchvision, register_dataset
 from augreid.config import ReidConfig
-from augreid.device import mixed_precision, weights_cache_dir
-from augreid.errors import InputError
+from augreid.core.compat import TORCHREID_DATASET, import_torchreid, import_torchvision, register_dataset
+from augreid.core.device import mixed_precision, weights_cache_dir
+from augreid.core.errors import InputError
 from augreid.metrics.reid import QueryResults, rank_queries, summarise
 from augreid.reid.bot import CENTER_LR, CenterLoss, register_bot, warmup_multistep
 from augreid.reid.bot import NAME as BOT

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from augreid.compat import import_torchreid
+from augreid.core.compat import import_torchreid
 
 NAME = "resnet50_ide"
 IMAGENET_BACKBONE = "resnet50"  # whose ImageNet file fills the backbone

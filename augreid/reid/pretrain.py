@@ -16,13 +16,13 @@ from typing import Callable
 
 import torch
 
-from augreid.atomic import atomic_file, atomic_write_text
 from augreid.cli import ArgumentParser
 from augreid.config import Config, ReidConfig, load_config
-from augreid.errors import exit_on_input_error
-from augreid.output import check_output
+from augreid.core.atomic import atomic_file, atomic_write_text
+from augreid.core.errors import exit_on_input_error
+from augreid.core.output import check_output
+from augreid.data.synthetic.dataset import build_synthetic_market
 from augreid.reid.train import train_reid
-from augreid.synthetic.dataset import build_synthetic_market
 
 BACKBONE = "backbone.pt"
 CLASSIFIER = "classifier."  # the identity layer of every model here: its classes are the population's own

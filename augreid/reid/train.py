@@ -18,14 +18,14 @@ from typing import Callable, Iterator
 import pandas as pd
 import torch
 
-from augreid.atomic import atomic_file, atomic_write_text, remove_unfinished
-from augreid.compat import import_torchreid
 from augreid.config import ReidConfig
-from augreid.device import pick_device
-from augreid.images import check_images
-from augreid.market import check_complete
+from augreid.core.atomic import atomic_file, atomic_write_text, remove_unfinished
+from augreid.core.compat import import_torchreid
+from augreid.core.device import pick_device
+from augreid.core.output import check_output, output_lock
+from augreid.data.images import check_images
+from augreid.data.market import check_complete
 from augreid.metrics.reid import AP_RULES, QueryResults, summarise
-from augreid.output import check_output, output_lock
 from augreid.reid.budget import TrainingLength, training_length
 from augreid.reid.data import PreloadedBatches, market_lists
 from augreid.reid.engine import SoftmaxEngine, build_engine, check_model, initial_weights_file, rank_query_set

@@ -9,7 +9,7 @@ query; its 95% interval covers both the training's run-to-run noise and the choi
 (`report.metric`: mAP, or rank-1) excludes 0; with one seed there is no verdict, since one run cannot show how
 far another seed would move it.
 
-Augmentation by a factor K (`augreid/factor.py`) is compared the same way at the same K: against `none`, the
+Augmentation by a factor K (`augreid/protocol/factor.py`) is compared the same way at the same K: against `none`, the
 original set (one run per seed, the same at every K), and `duplicate`, K-1 copies of each image.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augreid.atomic import atomic_file, atomic_write_text
+from augreid.core.atomic import atomic_file, atomic_write_text
 from augreid.study.statistics import CONFIDENCE, SeedsAndQueries, seeds_and_queries
 from augreid.study.table_vi import AXES, FULL, LEADING, axis_of
 

@@ -1,5 +1,5 @@
 """Table VI of the PoNA paper: re-ID mAP by generator (rows) and kept portion p (columns); and its counterpart for
-augmentation by a factor K (columns K = 2, 3, ...; `augreid/factor.py`), where `none` is the original set.
+augmentation by a factor K (columns K = 2, 3, ...; `augreid/protocol/factor.py`), where `none` is the original set.
 
 At p = 1.0 nothing is generated, so one shared run fills that column for every generator, as in the paper.
 With several seeds a cell reads `mean ± std`; rank-1 stands beside mAP. `metric` "rank1" (`report.metric`) turns
@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from augreid.atomic import atomic_file, atomic_write_text  # noqa: E402
+from augreid.core.atomic import atomic_file, atomic_write_text  # noqa: E402
 
 FULL = 1.0
 # report.metric -> (the leading column, its name in tables, the other column, the other's short name in a cell)

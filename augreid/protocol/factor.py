@@ -1,0 +1,151 @@
+"""Augmentation by a factor K, the second protocol of the field (SAN's Section 5, PN-GAN): every training image is
+kept and K-1 images of its person in other poses are added, each conditioned on it.
+
+Table VI's portion p asks whether generated images can stand in for missing ones; the factor K asks whether new
+poses help a set that already has all its images. The target poses (`--poses`):
+- `pool` (default): for each image, K-1 distinct poses drawn (seeded, per identity) from the annotated poses of the
+  other training images, of any identity, that have both shoulders and both hips;
+- `canonical N`: the training poses with shoulders and hips, centred on their torso and scaled by its height,
+  clustered into N by k-means, as PN-GAN chooses its 8 canonical poses. Each canonical pose is the training pose
+  nearest its cluster's centre (a real annotated pose, like those the generator learnt from, rather than an average
+  that no body makes); the added images take them in turn (so K-1 <= N, and the image that is itself a canonical
+  pose meets its own pose among them).
+The controls keep their meaning: `duplicate` adds K-1 copies of the image itself (the same count, no new pose) and
+`none` is the original set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from augreid.core.errors import InputError
+from augreid.data.annotations import Annotations
+from augreid.data.pose import JOINT, has_torso, present
+
+KMEANS_ITERATIONS = 100
+SHOULDERS, HIPS = [JOINT["r_shoulder"], JOINT["l_shoulder"]], [JOINT["r_hip"], JOINT["l_hip"]]
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Where the added images' target poses come from: `pool`, or `canonical` with `count` poses."""
+
+    mode: str = "pool"
+    count: int = 0
+
+    def __str__(self) -> str:
+        return self.mode if self.mode == "pool" else f"canonical {self.count}"
+
+
+def parse_poses(text: str | list[str]) -> Poses:
+    """`pool` or `canonical N` (as one string or as the CLI's words)."""
+    words = text.split() if isinstance(text, str) else list(text)
+    if words == ["pool"]:
+        return Poses()
+    if len(words) == 2 and words[0] == "canonical" and words[1].isdigit() and int(words[1]) >= 1:
+        return Poses("canonical", int(words[1]))
+    raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1")
+
+
+def check_factor(factor: int) -> int:
+    if isinstance(factor, bool) or int(factor) != factor or factor < 2:
+        raise InputError(f"--factor {factor}: must be an integer of at least 2 (K = 1 is the original set)")
+    return int(factor)
+
+
+def normalised_poses(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 18, 2) poses with a torso -> (N, 54) features: each joint relative to the torso's centre (the mean of
+    shoulders and hips) in torso heights (shoulders' midpoint to hips' midpoint), then whether the joint is seen.
+    A missing joint sits at the centre and differs by its flag: another view, not another place."""
+    points = keypoints.astype(float)
+    seen = present(keypoints)
+    torso = points[:, SHOULDERS + HIPS]
+    centre = torso.mean(axis=1, keepdims=True)
+    height = np.linalg.norm(torso[:, :2].mean(axis=1) - torso[:, 2:].mean(axis=1), axis=-1)
+    relative = (points - centre) / np.maximum(height, 1.0)[:, None, None]
+    relative[~seen] = 0.0
+    return np.concatenate([relative.reshape(len(points), -1), seen.astype(float)], axis=1)
+
+
+def squared_distances(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, D) and (C, D) -> (N, C) squared Euclidean distances."""
+    return ((rows[:, None] - centres[None]) ** 2).sum(-1)
+
+
+def kmeans(features: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """Cluster index of each row: k-means++ seeding, then Lloyd's iterations until no row changes cluster."""
+    rng = np.random.default_rng([seed, 3])
+    centres = [features[rng.integers(len(features))]]
+    for _ in range(1, clusters):
+        nearest = squared_distances(features, np.array(centres)).min(axis=1)
+        centres.append(features[rng.choice(len(features), p=nearest / nearest.sum())])
+    centres = np.array(centres)
+    labels = np.full(len(features), -1)
+    for _ in range(KMEANS_ITERATIONS):
+        distances = squared_distances(features, centres)
+        new = distances.argmin(axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        for c in range(clusters):
+            members = features[labels == c]
+            # an emptied cluster restarts at the row farthest from its centre
+            centres[c] = members.mean(axis=0) if len(members) else features[distances.min(axis=1).argmax()]
+    return labels
+
+
+def canonical_poses(annotations: Annotations, pool: list[str], count: int, seed: int) -> list[str]:
+    """The names of the `count` canonical poses among the `pool` (sorted names with a torso): for each k-means
+    cluster the pose nearest its centre; the largest cluster first."""
+    features = normalised_poses(annotations.poses(pool))
+    distinct = len(np.unique(features, axis=0))
+    if distinct < count:
+        raise InputError(f"--poses canonical {count}: the training set has only {distinct} distinct poses with "
+                         "shoulders and hips")
+    labels = kmeans(features, count, seed)
+    chosen = []
+    for c in range(count):
+        members = np.flatnonzero(labels == c)
+        if not len(members):
+            raise RuntimeError(f"k-means left canonical pose {c + 1} of {count} without a pose; try another --seed")
+        centre = features[members].mean(axis=0, keepdims=True)
+        nearest = members[np.argmin(squared_distances(features[members], centre))]  # first in name order on ties
+        chosen.append((-len(members), pool[nearest]))
+    return [name for _, name in sorted(chosen)]
+
+
+def pool_poses(annotations: Annotations, names: list[str]) -> list[str]:
+    """The names whose poses `pool` draws from: annotated with both shoulders and both hips, sorted."""
+    return sorted(n for n, ok in zip(names, has_torso(annotations.poses(names))) if ok)
+
+
+def draw_targets(condition: str, count: int, pool: list[str], rng: np.random.Generator) -> list[str]:
+    """`count` distinct pool names other than the condition itself."""
+    drawn = [pool[i] for i in rng.choice(len(pool), size=min(count + 1, len(pool)), replace=False)]
+    return [name for name in drawn if name != condition][:count]
+
+
+def factor_targets(train: pd.DataFrame, annotations: Annotations, factor: int, poses: Poses,
+                   seed: int) -> dict[str, list[str]]:
+    """For each training image (by name), the K-1 images whose poses its added images take."""
+    pool = pool_poses(annotations, sorted(train["name"]))
+    if poses.mode == "pool":
+        if len(pool) < factor:
+            raise InputError(f"--factor {factor}: the pool holds only {len(pool)} poses with shoulders and hips, "
+                             f"fewer than K = {factor}")
+        targets = {}
+        for pid, group in train.groupby("pid", sort=True):
+            rng = np.random.default_rng([seed, int(pid), 2])
+            for name in sorted(group["name"]):
+                targets[name] = draw_targets(name, factor - 1, pool, rng)
+        return targets
+    if factor - 1 > poses.count:
+        raise InputError(f"--factor {factor} with --poses canonical {poses.count}: at most {poses.count} new poses per "
+                         f"image, so K can be at most {poses.count + 1}")
+    canonical = canonical_poses(annotations, pool, poses.count, seed)
+    # the t-th added image of the set takes canonical pose t mod N: each image gets K-1 different ones
+    by_identity = train.sort_values(["pid", "name"])["name"]
+    return {name: [canonical[(i * (factor - 1) + k) % poses.count] for k in range(factor - 1)]
+            for i, name in enumerate(by_identity)}
