@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in STEPS:
         print(f"error: {PROG}: unknown step '{name}', choose one of {', '.join(STEPS)} (see --help)", file=sys.stderr)
         return 2
-    from augreid.errors import exit_on_input_error
+    from augreid.core.errors import exit_on_input_error
 
     # the wrapper that each step's `python -m` runs (`run = exit_on_input_error(main)`): InputError is one
     # `error: ...` line and status 2, and it always ends in SystemExit, argparse's --help and refusals too
