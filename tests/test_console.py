@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from augreid import __main__ as console
-from augreid.errors import InputError
+from augreid.core.errors import InputError
 
 ROOT = Path(__file__).parents[1]
 
