@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser
+from augreid.core.cli import ArgumentParser
 from augreid.core.errors import exit_on_input_error
 from augreid.data.market import SPLIT_DIRS
 from augreid.data.pose_estimation import annotate, report_lines

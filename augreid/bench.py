@@ -38,7 +38,7 @@ from augreid.benchmarks.calibration_runs import aa_runs, plan_study, print_calib
 from augreid.benchmarks.generators import DEFAULT_LARGE_BATCH, bench_generators, print_table
 from augreid.benchmarks.pose_estimator import bench_annotate
 from augreid.benchmarks.reid import bench_reid, print_reid_table
-from augreid.cli import ArgumentParser, seed_number
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError, exit_on_input_error
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
+from augreid.core.cli import ArgumentParser
 from augreid.core.errors import exit_on_input_error
 from augreid.core.output import check_output_file
 from augreid.models.layers import parameter_count

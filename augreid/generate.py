@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, seed_number
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError, exit_on_input_error
 from augreid.protocol.augmented_set import CONTROLS, DEMO_ROOT, augment
 from augreid.protocol.factor import parse_poses

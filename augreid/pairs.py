@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser
+from augreid.core.cli import ArgumentParser
 from augreid.core.errors import exit_on_input_error
 from augreid.core.output import check_output_file
 from augreid.data.annotations import read_annotations

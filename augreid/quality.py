@@ -21,8 +21,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, seed_number
 from augreid.config import QUALITY_PAIRS
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError, exit_on_input_error
 from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.sources.external import PRESETS

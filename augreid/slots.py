@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, seed_number
 from augreid.config import QUALITY_PAIRS, load_config
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import exit_on_input_error
 from augreid.data.market import TEST_PAIRS
 from augreid.study.slots import export_slots

@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, seed_number
 from augreid.config import SyntheticConfig, load_config
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError, exit_on_input_error
 from augreid.data.synthetic.dataset import build_synthetic_market
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, positive_number, seed_number
 from augreid.config import GENERATOR_NAMES, load_config
+from augreid.core.cli import ArgumentParser, positive_number, seed_number
 from augreid.core.errors import exit_on_input_error
 from augreid.training.trainer import train_generator
 

@@ -23,9 +23,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
-from augreid.cli import ArgumentParser, seed_number
 from augreid.config import GENERATOR_NAMES, load_config
 from augreid.core.atomic import file_sha256
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError
 from augreid.core.output import check_output
 from augreid.data.blazepose import unavailable

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
-from augreid.cli import ArgumentParser
+from augreid.core.cli import ArgumentParser
 
 HOST = "127.0.0.1"
 DEPLOYMENT = "local"

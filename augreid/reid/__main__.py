@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.cli import ArgumentParser, seed_number
 from augreid.config import load_config
+from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import exit_on_input_error
 from augreid.reid.train import train_reid
 

@@ -24,11 +24,11 @@ from augreid.config import ReidConfig
 from augreid.core.compat import import_torchreid
 from augreid.core.device import mixed_precision
 from augreid.core.errors import InputError, one_line
+from augreid.core.tensors_file import read_tensors_file
 from augreid.data.market import JUNK_PID, parse_name, scan_split
 from augreid.metrics.reid import rank_queries, summarise
 from augreid.reid.bot import register_bot
 from augreid.reid.ide import describe, register_ide
-from augreid.sources.checkpoint import read_tensors_file
 
 QUERY_KINDS = ("generated", "target", "copy")
 METRICS_FILE, MODEL_FILE = "metrics.json", "model.pt"

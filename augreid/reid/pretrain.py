@@ -16,9 +16,9 @@ from typing import Callable
 
 import torch
 
-from augreid.cli import ArgumentParser
 from augreid.config import Config, ReidConfig, load_config
 from augreid.core.atomic import atomic_file, atomic_write_text
+from augreid.core.cli import ArgumentParser
 from augreid.core.errors import exit_on_input_error
 from augreid.core.output import check_output
 from augreid.data.synthetic.dataset import build_synthetic_market

@@ -6,7 +6,6 @@ alone, for inference). Both are plain dicts of tensors and builtins, read with `
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ from torch import nn
 from augreid.config import GeneratorArchitecture
 from augreid.core.atomic import atomic_file
 from augreid.core.errors import InputError, one_line
+from augreid.core.tensors_file import read_tensors_file
 from augreid.models import build_generator
 
 GENERATOR_FORMAT = "augreid-generator/1"
@@ -24,21 +24,6 @@ TRAINING_FORMAT = "augreid-generator-training/1"
 def save(path: str | Path, payload: dict) -> None:
     with atomic_file(path) as tmp:
         torch.save(payload, tmp)
-
-
-def read_tensors_file(path: Path, missing: str, unreadable: str) -> object:
-    """`torch.load` of tensors and builtins only (`weights_only`); a missing or unreadable file is an InputError
-    naming it: `{path}: {missing}`, `{path}: {unreadable} (why)`. A file that pickles other Python objects is
-    refused without torch's advice to load it unsafely."""
-    if not path.is_file():
-        raise InputError(f"{path}: {missing}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(f"{path}: {unreadable} (it holds Python objects beyond tensors and plain values, which "
-                         "augreid never loads: they could run code)") from None
-    except Exception as err:  # noqa: BLE001 (torch's reader raises anything on a foreign file: KeyError on text)
-        raise InputError(f"{path}: {unreadable} ({type(err).__name__}: {one_line(err)})") from None
 
 
 def load(path: str | Path, *expected_formats: str) -> dict:

@@ -26,8 +26,9 @@ from torch import nn
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture, GeneratorsConfig
 from augreid.core.atomic import file_sha256
 from augreid.core.errors import InputError
+from augreid.core.tensors_file import read_tensors_file
 from augreid.models import build_generator
-from augreid.sources.checkpoint import generator_payload, read_tensors_file
+from augreid.sources.checkpoint import generator_payload
 
 Rule = tuple[str, str]
 StateDict = dict[str, torch.Tensor]
