@@ -24,9 +24,8 @@ from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
 from augreid.annotate import images_without_keypoints
-from augreid.atomic import file_sha256
 from augreid.cli import ArgumentParser, seed_number
-from augreid.config import load_config
+from augreid.config import config_digest, load_config
 from augreid.errors import InputError
 from augreid.conditions import MODES
 from augreid.factor import parse_poses
@@ -240,7 +239,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
             check_fan_out(fan_out)
     except (InputError, ValueError) as err:
         refuse(err)
-    config_sha256 = file_sha256(config)
+    config_sha256 = config_digest(config)  # a base it extends included
     augmentation = load_config(config).augmentation
     filling = {"condition": condition or augmentation.condition, "unposed": augmentation.unposed}
     factor_filling = {"poses": poses or augmentation.poses, "unposed": augmentation.unposed}

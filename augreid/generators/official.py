@@ -25,7 +25,7 @@ from torch import nn
 
 from augreid.atomic import file_sha256
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture, GeneratorsConfig
-from augreid.errors import InputError
+from augreid.errors import InputError, one_line
 from augreid.generators import build_generator
 from augreid.generators.checkpoint import generator_payload, read_tensors_file
 
@@ -240,7 +240,8 @@ def infer_architecture(name: str, state: StateDict, label: str) -> GeneratorArch
     try:
         return dataclasses.replace(GeneratorsConfig().architecture(name), **shape)
     except ValueError as err:
-        raise InputError(f"{label}: these {name} weights describe no buildable architecture ({err})") from None
+        raise InputError(f"{label}: these {name} weights describe no buildable architecture "
+                         f"({one_line(err)})") from None
 
 
 def describe_model(name: str, model: nn.Module, architecture: GeneratorArchitecture) -> str:
