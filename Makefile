@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@# augreid.annotate's pose estimator, without its declared requirements (see MEDIAPIPE above)
 	@$(BIN)/python -m pip install -q --no-deps "$(MEDIAPIPE)" >> $(VENV)/install.log 2>&1 \
 	  || { tail -n 30 $(VENV)/install.log; exit 1; }
-	@$(BIN)/python -c "import augreid.compat as c; c.import_torchvision(); import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
+	@$(BIN)/python -c "import augreid.core.compat as c; c.import_torchvision(); import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
 	@touch $@
 
 DEMO := outputs/demo

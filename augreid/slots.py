@@ -18,7 +18,7 @@ Those scripts also open the target image of each pair, which does not exist for 
 a copy of the pair's condition image, so no real target can leak into a generated image; and since an image may
 be a target in one pair and a condition in another, pairs are split into batches within which no target name is a
 condition name. The heatmaps are what their `tool/generate_pose_map_market.py` would write from the annotations
-(computed by `augreid.heatmap`), so their test script runs on a batch unchanged. Run it on each batch, gather the
+(computed by `augreid.data.heatmap`), so their test script runs on a batch unchanged. Run it on each batch, gather the
 generated images in one folder, and read them back with `augreid.generate --generator external:NAME --images DIR`
 (and the flow's `external:NAME=DIR`).
 """

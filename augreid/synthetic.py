@@ -6,7 +6,7 @@ from pathlib import Path
 
 from augreid.config import SyntheticConfig, load_config
 from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import InputError, exit_on_input_error
+from augreid.core.errors import InputError, exit_on_input_error, one_line
 from augreid.data.synthetic.dataset import build_synthetic_market
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = dataclasses.replace(config, **overrides)
     except ValueError as err:
-        raise InputError(f"--train-identities / --test-identities: {err}") from None
+        raise InputError(f"--train-identities / --test-identities: {one_line(err)}") from None
     summary = build_synthetic_market(args.out, config, seed=args.seed, workers=args.workers)
     counts = summary["counts"]
     verb = "already there, reused" if summary["reused"] else f"written in {summary['seconds']} s " \

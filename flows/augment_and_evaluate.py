@@ -23,8 +23,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
-from augreid.config import GENERATOR_NAMES, load_config
-from augreid.core.atomic import file_sha256
+from augreid.config import GENERATOR_NAMES, config_digest, load_config
 from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError
 from augreid.core.output import check_output
@@ -239,7 +238,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
             check_fan_out(fan_out)
     except (InputError, ValueError) as err:
         refuse(err)
-    config_sha256 = file_sha256(config)
+    config_sha256 = config_digest(config)  # a base it extends included
     augmentation = load_config(config).augmentation
     filling = {"condition": condition or augmentation.condition, "unposed": augmentation.unposed}
     factor_filling = {"poses": poses or augmentation.poses, "unposed": augmentation.unposed}

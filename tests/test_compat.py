@@ -17,7 +17,7 @@ def test_torchvision_imports_and_builds_the_models_augreid_uses():
 def test_shim_is_what_makes_the_import_work_when_the_extension_cannot_load():
     plain = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True, text=True)
     shimmed = subprocess.run(
-        [sys.executable, "-c", "from augreid.compat import import_torchvision as i; print(i().__version__)"],
+        [sys.executable, "-c", "from augreid.core.compat import import_torchvision as i; print(i().__version__)"],
         capture_output=True, text=True)
     assert shimmed.returncode == 0, shimmed.stderr
     if torchvision_extension_loads():  # a matching CUDA install: nothing to fix, both ways work

@@ -15,7 +15,7 @@ REPO = Path(__file__).parents[1]
 
 def hold_lock(out: Path) -> subprocess.Popen:
     """Another run holding `out`'s lock until killed."""
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from augreid.output import output_lock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from augreid.core.output import output_lock\n"
                                "with output_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)",
                                str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

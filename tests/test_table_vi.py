@@ -63,7 +63,7 @@ def test_the_config_names_the_leading_figure(tmp_path):
     (tmp_path / "r.yaml").write_text("report:\n  metric: rank1\n")
     assert load_config(tmp_path / "r.yaml").report.metric == "rank1"
     (tmp_path / "bad.yaml").write_text("report:\n  metric: rank5\n")
-    with pytest.raises(InputError, match="metric must be map or rank1, got 'rank5'"):
+    with pytest.raises(InputError, match="bad.yaml:2:11: report.metric: Input should be 'map' or 'rank1', got 'rank5'"):
         load_config(tmp_path / "bad.yaml")
 
 

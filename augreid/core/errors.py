@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Mapping
+from typing import Any, Callable, NoReturn
+
+import pydantic
 
 
 class InputError(Exception):
@@ -11,11 +14,28 @@ class InputError(Exception):
 
 def one_line(error: BaseException) -> str:
     """The error's message on one line. torch re-raises an error of a DataLoader worker with the worker's whole
-    traceback as its message; its last line is the original message, after the exception's qualified name."""
+    traceback as its message; its last line is the original message, after the exception's qualified name.
+    pydantic's (a config's setting out of range) lists each failed check on three lines: the first is enough."""
+    if isinstance(error, pydantic.ValidationError):
+        return invalid_value(error.errors()[0])
     lines = str(error).strip().splitlines() or [type(error).__name__]
     if len(lines) == 1:
         return lines[0]
     return lines[-1].split(": ", 1)[1] if lines[-1].startswith(f"{type(error).__module__}.") else lines[0]
+
+
+def invalid_value(detail: Mapping[str, Any]) -> str:
+    """One of pydantic's failed checks (an item of `ValidationError.errors()`) as `reid.lr: Input should be greater
+    than 0, got -1`; a check of our own (a ValueError) says its own words, with the value where it helps."""
+    own = detail["type"] == "value_error"
+    what = str(detail["ctx"]["error"]) if own else f"{detail['msg']}, got {detail['input']!r}"
+    where = setting_path(detail["loc"])
+    return f"{where}: {what}" if where else what
+
+
+def setting_path(loc: tuple[str | int, ...]) -> str:
+    """Where pydantic's location tuple points, as messages write it: `synthetic.cameras`, `reid.milestones[1]`."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
 def exit_on_input_error(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], NoReturn]:

@@ -45,7 +45,7 @@ def market_lists(root: str | Path) -> dict[str, list[tuple[str, int, int]]]:
 
 
 class MarketLayoutDataset(ImageDataset):
-    """Registered with torchreid by `augreid.compat.register_dataset`; `root` is the Market-layout folder."""
+    """Registered with torchreid by `augreid.core.compat.register_dataset`; `root` is the Market-layout folder."""
 
     def __init__(self, root: str = "", **kwargs):
         lists = market_lists(root)

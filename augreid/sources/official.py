@@ -25,7 +25,7 @@ from torch import nn
 
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture, GeneratorsConfig
 from augreid.core.atomic import file_sha256
-from augreid.core.errors import InputError
+from augreid.core.errors import InputError, one_line
 from augreid.core.tensors_file import read_tensors_file
 from augreid.models import build_generator
 from augreid.sources.checkpoint import generator_payload
@@ -241,7 +241,8 @@ def infer_architecture(name: str, state: StateDict, label: str) -> GeneratorArch
     try:
         return dataclasses.replace(GeneratorsConfig().architecture(name), **shape)
     except ValueError as err:
-        raise InputError(f"{label}: these {name} weights describe no buildable architecture ({err})") from None
+        raise InputError(f"{label}: these {name} weights describe no buildable architecture "
+                         f"({one_line(err)})") from None
 
 
 def describe_model(name: str, model: nn.Module, architecture: GeneratorArchitecture) -> str:
