@@ -20,7 +20,6 @@ from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from augreid.core.atomic import file_sha256
 from augreid.core.errors import InputError, invalid_value, setting_path
-from augreid.protocol.factor import parse_poses
 
 T = TypeVar("T")
 
@@ -47,6 +46,27 @@ def _divides_the_image(scale: int) -> int:
     if scale not in (1, 2, 4):
         raise ValueError(f"must be 1, 2 or 4 (128x64 divided by it), got {scale}")
     return scale
+
+
+@dataclasses.dataclass(frozen=True)
+class Poses:
+    """Where the added images' target poses come from: `pool`, or `canonical` with `count` poses."""
+
+    mode: str = "pool"
+    count: int = 0
+
+    def __str__(self) -> str:
+        return self.mode if self.mode == "pool" else f"canonical {self.count}"
+
+
+def parse_poses(text: str | list[str]) -> Poses:
+    """`pool` or `canonical N` (as one string or as the CLI's words)."""
+    words = text.split() if isinstance(text, str) else list(text)
+    if words == ["pool"]:
+        return Poses()
+    if len(words) == 2 and words[0] == "canonical" and words[1].isdigit() and int(words[1]) >= 1:
+        return Poses("canonical", int(words[1]))
+    raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1")
 
 
 def _increasing(epochs: tuple[int, ...]) -> tuple[int, ...]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from augreid.config import parse_poses
 from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError, exit_on_input_error
 from augreid.protocol.augmented_set import CONTROLS, DEMO_ROOT, augment
-from augreid.protocol.factor import parse_poses
 from augreid.protocol.plan import unposed_line
 from augreid.sources.external import EXTERNAL_PREFIX, PRESETS
 from augreid.sources.source import parse_generator

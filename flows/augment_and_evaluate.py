@@ -23,7 +23,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.logging.handlers import APILogHandler
 from pydantic import Field
 
-from augreid.config import GENERATOR_NAMES, config_digest, load_config
+from augreid.config import GENERATOR_NAMES, config_digest, load_config, parse_poses
 from augreid.core.cli import ArgumentParser, seed_number
 from augreid.core.errors import InputError
 from augreid.core.output import check_output
@@ -34,7 +34,6 @@ from augreid.data.pose_estimation import images_without_keypoints
 from augreid.models import check_architecture
 from augreid.protocol.augmented_set import CONTROLS
 from augreid.protocol.conditions import MODES
-from augreid.protocol.factor import parse_poses
 from augreid.sources.external import resolve_pattern
 from augreid.sources.source import GeneratorSpec, parse_generator
 from augreid.study.table_vi import FULL

@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from augreid.config import load_config
+from augreid.config import load_config, parse_poses
 from augreid.core.atomic import atomic_write_text, file_sha256, files_digest
 from augreid.data.market import ANNOTATION_FILES, GENERATED_SUMMARY, SPLIT_DIRS, TEST_PAIRS
 from augreid.data.pose_estimation import annotate, report_lines
@@ -25,7 +25,6 @@ from augreid.data.synthetic import build_synthetic_market
 from augreid.evaluation.gallery import write_gallery
 from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.protocol.augmented_set import augment, generator_spec
-from augreid.protocol.factor import parse_poses
 from augreid.protocol.plan import unposed_line
 from augreid.reid import train_reid
 from augreid.reid.pretrain import BACKBONE, pretrain_backbone

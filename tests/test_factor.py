@@ -8,13 +8,13 @@ import pytest
 from test_generate import _digest, unposed_source
 from test_train_generator import TINY
 
+from augreid.config import Poses, parse_poses
 from augreid.core.errors import InputError
 from augreid.data.annotations import Annotations, read_annotations
 from augreid.data.market import parse_name, scan_split
 from augreid.data.pose import has_torso
 from augreid.protocol.augmented_set import augment
-from augreid.protocol.factor import (Poses, canonical_poses, check_factor, factor_targets, kmeans, parse_poses,
-                                     pool_poses)
+from augreid.protocol.factor import canonical_poses, check_factor, factor_targets, kmeans, pool_poses
 from augreid.protocol.plan import plan_by_factor
 from augreid.training.trainer import train_generator
 

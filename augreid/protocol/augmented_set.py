@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from augreid.config import Poses, parse_poses
 from augreid.core.atomic import atomic_file, atomic_write_text, file_sha256, files_digest, remove_unfinished
 from augreid.core.device import pick_device
 from augreid.core.errors import InputError
@@ -24,7 +25,7 @@ from augreid.data.images import check_images, load_image, save_image
 from augreid.data.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, annotation_file, check_complete,
                                  scan_split)
 from augreid.protocol.conditions import MODES
-from augreid.protocol.factor import Poses, check_factor, parse_poses
+from augreid.protocol.factor import check_factor
 from augreid.protocol.plan import UNPOSED_POLICIES, condition_counts, plan_augmentation, plan_by_factor, pose_counts
 from augreid.protocol.portion import check_portion
 from augreid.sources.source import GeneratorSpec, ImageSource, parse_generator

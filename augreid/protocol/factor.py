@@ -15,38 +15,16 @@ The controls keep their meaning: `duplicate` adds K-1 copies of the image itself
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from augreid.config import Poses
 from augreid.core.errors import InputError
 from augreid.data.annotations import Annotations
 from augreid.data.pose import JOINT, has_torso, present
 
 KMEANS_ITERATIONS = 100
 SHOULDERS, HIPS = [JOINT["r_shoulder"], JOINT["l_shoulder"]], [JOINT["r_hip"], JOINT["l_hip"]]
-
-
-@dataclass(frozen=True)
-class Poses:
-    """Where the added images' target poses come from: `pool`, or `canonical` with `count` poses."""
-
-    mode: str = "pool"
-    count: int = 0
-
-    def __str__(self) -> str:
-        return self.mode if self.mode == "pool" else f"canonical {self.count}"
-
-
-def parse_poses(text: str | list[str]) -> Poses:
-    """`pool` or `canonical N` (as one string or as the CLI's words)."""
-    words = text.split() if isinstance(text, str) else list(text)
-    if words == ["pool"]:
-        return Poses()
-    if len(words) == 2 and words[0] == "canonical" and words[1].isdigit() and int(words[1]) >= 1:
-        return Poses("canonical", int(words[1]))
-    raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1")
 
 
 def check_factor(factor: int) -> int:

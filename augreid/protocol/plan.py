@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from augreid.config import Poses
 from augreid.data.annotations import Annotations
 from augreid.data.market import parse_name
 from augreid.data.pose import has_torso, present
 from augreid.protocol.conditions import choose_condition
-from augreid.protocol.factor import Poses, factor_targets
+from augreid.protocol.factor import factor_targets
 from augreid.protocol.portion import keep_portion
 
 MANIFEST_COLUMNS = ["name", "pid", "camid", "source", "condition", "target", "generator"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augreid.config import QUALITY_PAIRS
+from augreid.config import QUALITY_PAIRS, Poses, parse_poses
 from augreid.core.atomic import atomic_file, atomic_write_text, file_sha256
 from augreid.core.errors import InputError
 from augreid.core.output import check_output
@@ -21,7 +21,7 @@ from augreid.data.images import check_images
 from augreid.data.market import TEST_PAIRS, annotation_file, check_complete, scan_split
 from augreid.evaluation.quality import test_pairs
 from augreid.protocol.conditions import MODES
-from augreid.protocol.factor import Poses, check_factor, parse_poses
+from augreid.protocol.factor import check_factor
 from augreid.protocol.plan import UNPOSED_POLICIES, plan_augmentation, plan_by_factor
 from augreid.protocol.portion import check_portion
 
