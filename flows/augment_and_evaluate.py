@@ -14,6 +14,7 @@ deployments `<child>/<fan_out>` that the work pool's workers run side by side (o
 # annotations outside this module, where string annotations such as "list[Portion]" cannot be resolved.
 import dataclasses
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, Union
 
@@ -34,13 +35,14 @@ from augreid.data.pose_estimation import images_without_keypoints
 from augreid.models import check_architecture
 from augreid.protocol.augmented_set import CONTROLS
 from augreid.protocol.conditions import MODES
+from augreid.reid.pretrain import BACKBONE
 from augreid.sources.external import resolve_pattern
 from augreid.sources.source import GeneratorSpec, parse_generator
+from augreid.study.cells import AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, Study
 from augreid.study.table_vi import FULL
-from flows.children import Child, run_children
-from flows.tasks import (AUGMENTED_MARKER, BACKBONE, GENERATOR_MARKER, QUALITY_MARKER, REID_MARKER, STUDY_SPLITS,
-                         augment_task, cached, finished_backbone, finished_generator, finished_quality, finished_reid,
-                         finished_reid_model, given_generator, prepare_data, pretrain_task, quality_task, reid_task,
+from flows.children import Child as ScheduledChild
+from flows.children import run_children
+from flows.tasks import (STUDY_SPLITS, augment_task, cached, prepare_data, pretrain_task, quality_task, reid_task,
                          report_task, train_generator_task)
 
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
@@ -69,7 +71,7 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
     specs = generator_specs(generators, patterns, panels)
-    labels = [label_of(g, specs) for g in generators]
+    labels = [specs[g].label if g in specs else g for g in generators]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ValueError(f"generators: two generators are named '{repeated[0]}' (each names a row of Table VI)")
@@ -136,16 +138,6 @@ def generator_specs(generators: list[str], patterns: dict[str, str] | None = Non
                 raise ValueError(f"patterns: {spec.label}: {err}") from None
             specs[text] = dataclasses.replace(spec, pattern=pattern, panel=panels.get(spec.label, -1))
     return specs
-
-
-def label_of(generator: str, specs: dict[str, GeneratorSpec]) -> str:
-    """The generator's Table VI row: its name without `external:` and path."""
-    return specs[generator].label if generator in specs else generator
-
-
-def trained_here(spec: GeneratorSpec) -> bool:
-    """A built-in generator named without a checkpoint: the flow trains it."""
-    return spec.kind == "model" and spec.path is None
 
 
 def refuse(error: Exception) -> NoReturn:
@@ -238,115 +230,35 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     except (InputError, ValueError) as err:
         refuse(err)
     config_sha256 = config_digest(config)  # a base it extends included
-    augmentation = load_config(config).augmentation
-    filling = {"condition": condition or augmentation.condition, "unposed": augmentation.unposed}
-    factor_filling = {"poses": poses or augmentation.poses, "unposed": augmentation.unposed}
+    settings = load_config(config)
+    filling = {"condition": condition or settings.augmentation.condition, "unposed": settings.augmentation.unposed}
+    factor_filling = {"poses": poses or settings.augmentation.poses, "unposed": settings.augmentation.unposed}
     root = Path(output)
     data_out = root / "data"
     # a given data set is digested afresh on every run (it may have changed); the synthetic one follows the config
     refresh = data_root is not None or not (data_out / "synthetic.json").exists()
     data, data_seconds = timed(prepare_data.with_options(refresh_cache=refresh), config, config_sha256, data_root,
                                str(data_out))
-    tag = f"{config_sha256[:8]}_{data['sha256'][:8]}"
+    reid = settings.reid
+    backbone_out = (str(root / "backbone" / f"{reid.model}_{config_sha256[:8]}")
+                    if reid.pretrained and reid.backbone == "synthetic" else None)
+    study = Study(config, config_sha256, root, data, generators, portions, factors, seeds,
+                  generator_specs(generators, patterns, panels), filling, factor_filling, backbone_out)
 
-    specs = generator_specs(generators, patterns, panels)
-    labels = {g: label_of(g, specs) for g in generators}
-    generator_outs = {g: str(root / "generators" / f"{g}_{tag}") for g, spec in specs.items() if trained_here(spec)}
-    # what draws each generator's images: its spec, its checkpoint (trained here: once trained) and digest
-    checkpoints: dict[str, dict] = {g: given_generator(g, spec) for g, spec in specs.items() if not trained_here(spec)}
-    reid_settings = load_config(config).reid
-    backbone_out = (str(root / "backbone" / f"{reid_settings.model}_{config_sha256[:8]}")
-                    if reid_settings.pretrained and reid_settings.backbone == "synthetic" else None)
-    backbone_needs = ("backbone",) if backbone_out else ()
-
-    def backbone() -> dict | None:
-        return finished_backbone(backbone_out) if backbone_out else None
-
-    def checkpoint(generator: str) -> dict:
-        return checkpoints[generator] if generator in checkpoints else \
-            {"generator": generator, **finished_generator(generator_outs[generator])}
-
-    def cell(generator: str, portion: float, seed: int) -> dict:
-        if portion == FULL:
-            return dict(generator="none", portion=FULL, seed=seed, data=data, checkpoint=None, config=config,
-                        config_sha256=config_sha256, augmented_out=None, backbone=backbone(),
-                        reid_out=str(root / "reid" / f"full_s{seed}_{tag}"))
-        name = f"{labels[generator]}_p{portion:g}_s{seed}_{filling['condition']}_{filling['unposed']}"
-        return augmented_cell(generator, name, seed, filling, portion=portion)
-
-    def factor_cell(generator: str, factor: int, seed: int) -> dict:
-        if generator == "none":  # the original set
-            return cell("none", FULL, seed)
-        added = "" if generator in CONTROLS else "_" + factor_filling["poses"].replace(" ", "")
-        name = f"{labels[generator]}_k{factor}_s{seed}{added}_{factor_filling['unposed']}"
-        return augmented_cell(generator, name, seed, factor_filling, portion=None, factor=factor)
-
-    def augmented_cell(generator: str, name: str, seed: int, filling: dict, **protocol) -> dict:
-        # the checkpoint's digest names the set, so a retrained generator never meets a stale set
-        source = checkpoint(generator) if generator in specs else None
-        name += "_" + (source["sha256"][:8] if source else data["sha256"][:8])
-        return dict(generator=generator, **protocol, seed=seed, data=data, checkpoint=source,
-                    config=config, config_sha256=config_sha256, augmented_out=str(root / "augmented" / name),
-                    reid_out=str(root / "reid" / f"{name}_{config_sha256[:8]}"), filling=filling, backbone=backbone())
-
-    def needs(generator: str) -> tuple[str, ...]:
-        return backbone_needs + ((f"generator {generator}",) if generator in generator_outs else ())
-
-    # the full-set runs (the first seed's is also the re-ID model of the identity score, so it runs whenever a
-    # generator is scored), every (generator, portion or factor, seed) cell, each generator's training and scoring
-    full_seeds = [s for s in seeds if FULL in portions or factors or (specs and s == seeds[0])]
-    partial = [(g, p, seed) for seed in seeds for g in generators for p in portions if p != FULL]
-    # `real` has no image in a new pose; `none` by a factor is the full set's run
-    by_factor = [(g, k, seed) for seed in seeds for g in generators for k in factors if g not in ("real", "none")]
-    quality_outs = {g: str(root / "quality" / (Path(generator_outs[g]).name if g in generator_outs
-                                               else f"{labels[g]}_{checkpoints[g]['sha256'][:8]}_{tag}"))
-                    for g in specs}
-    first_full = f"full s{full_seeds[0]}" if full_seeds else None
-    children = (  # in order of priority: the backbone, which every re-ID run needs, then the generators' trainings
-        ([Child("backbone", pretrain_flow, lambda: dict(config=config, config_sha256=config_sha256,
-                                                        out=backbone_out))] if backbone_out else [])
-        + [Child(f"generator {g}", train_generator_flow, lambda g=g, out=out: dict(
-            generator=g, data=data, config=config, config_sha256=config_sha256, out=out))
-           for g, out in generator_outs.items()]
-        + [Child(f"full s{seed}", augment_and_reid, lambda seed=seed: cell("none", FULL, seed), backbone_needs)
-           for seed in full_seeds]
-        + [Child(f"score {g}", score_generator_flow, lambda g=g: dict(
-            checkpoint=checkpoint(g), data=data, config=config, config_sha256=config_sha256,
-            reid_model=finished_reid_model(cell("none", FULL, full_seeds[0])["reid_out"]), out=quality_outs[g]),
-            needs(g) + (first_full,)) for g in specs]
-        + [Child(f"{g} p={p:g} s{seed}", augment_and_reid, lambda g=g, p=p, seed=seed: cell(g, p, seed), needs(g))
-           for g, p, seed in partial]
-        + [Child(f"{g} K={k} s{seed}", augment_and_reid, lambda g=g, k=k, seed=seed: factor_cell(g, k, seed),
-                 needs(g)) for g, k, seed in by_factor])
+    children = [ScheduledChild(child.key, CHILD_FLOWS[child.kind], partial(study.parameters, child), child.needs)
+                for child in study.children()]
     seconds = run_children(children, fan_out, parallel)
-    checkpoints.update({g: checkpoint(g) for g in generator_outs})
-    quality = {labels[g]: finished_quality(out) for g, out in quality_outs.items()}
-    full_cells = [cell("none", FULL, seed) for seed in full_seeds]
-    control_cells = [cell(g, p, seed) for g, p, seed in partial if g in CONTROLS]
-    model_cells = [cell(g, p, seed) for g, p, seed in partial if g in specs]
 
     # (3) the report
-    cells = sorted(control_cells + model_cells, key=lambda c: (generators.index(c["generator"]), c["seed"], c["portion"]))
-    reported = [c for c in full_cells if FULL in portions] + cells
-    results = [{"generator": labels.get(c["generator"], c["generator"]), "portion": c["portion"], "seed": c["seed"],
-                **finished_run(c)} for c in reported]
-    factor_results = [{"generator": labels[g], "factor": k, "seed": seed, **finished_run(factor_cell(g, k, seed))}
-                      for seed in seeds for g in generators for k in factors if g != "real"]
-    lowest = {labels[c["generator"]]: c["augmented_out"] for c in sorted(cells, key=lambda c: (-c["portion"], -c["seed"]))
-              if c["generator"] in specs}  # the most generated images, first seed
-    galleries = {g: {"augmented": out, "source": data["root"]} for g, out in lowest.items()}
-    report, report_seconds = timed(report_task, results, [labels[g] for g in generators], galleries, quality, output,
-                                   filling, load_config(config).report.metric, factor_results, factor_filling)
+    report, report_seconds = timed(report_task, study.results(), [study.label(g) for g in generators],
+                                   study.galleries(), study.quality(), output, filling, settings.report.metric,
+                                   study.factor_results(), factor_filling)
     work = {"data": data_seconds, **seconds, "report": report_seconds}
     return {**report, "seconds": work, "wall_seconds": time.perf_counter() - started}
 
 
-def finished_run(cell: dict) -> dict:
-    """What the report needs of a cell's finished re-ID run: its per-query table, mAP, rank-1, steps, budget, rule."""
-    metrics = finished_reid(cell["reid_out"])
-    # a run from before the rule was recorded used torchreid's
-    return {"per_query": str(Path(cell["reid_out"]) / "per_query.csv"), "map_rule": metrics.get("map_rule", "torchreid"),
-            **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}}
+CHILD_FLOWS = {"backbone": pretrain_flow, "generator": train_generator_flow, "score": score_generator_flow,
+               "cell": augment_and_reid}
 
 
 def time_breakdown(seconds: dict[str, float], wall: float, parallel: int) -> str:

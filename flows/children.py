@@ -9,21 +9,17 @@ core idles while a generator trains and the cells that need no generator are wai
 from __future__ import annotations
 
 import contextvars
-import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from prefect import Flow, get_run_logger
-from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from augreid.core.device import cores
 from flows.workers import worker_processes
-
-POLL_SECONDS = 2.0
-
 
 @dataclass(frozen=True)
 class Child:
@@ -48,23 +44,44 @@ def run_children(children: list[Child], fan_out: str | None, parallel: int = 1) 
     """Run every child; returns when all have completed, with the seconds they spent here by kind of work (none
     for flow runs on a pool). The first failure stops new starts; it is raised once the running ones end."""
     check_needs(children)
-    if fan_out is not None:
-        return _on_pool(children, fan_out)
+    if fan_out is not None:  # every ready child at once: the pool's workers take them as they free up
+        return _schedule(children, partial(_on_pool, fan_out), len(children))
     if parallel == 1:
-        return _here(children, ThreadPoolExecutor(1), 1)
+        return _schedule(children, _here, 1)
     with worker_processes(parallel, cores() // parallel):
-        return _here(children, ThreadPoolExecutor(parallel), parallel)
+        return _schedule(children, _here, parallel)
 
 
-def _here(children: list[Child], pool: ThreadPoolExecutor, parallel: int) -> Counter:
+def _here(child: Child) -> Callable[[], Counter]:
+    # each thread runs its child flow in a copy of this flow's context: Prefect links them as children
+    context, parameters = contextvars.copy_context(), child.parameters()
+    return lambda: Counter(context.run(child.flow, **parameters))
+
+
+def _on_pool(fan_out: str, child: Child) -> Callable[[], Counter]:
+    """A flow run of the child's deployment, waited for by Prefect's `run_deployment`."""
+    name, parameters = f"{child.flow.name}/{fan_out}", child.parameters()
+    context = contextvars.copy_context()  # the parent flow run's: the child run is linked to it
+
+    def run() -> Counter:
+        flow_run = context.run(run_deployment, name, parameters=parameters, timeout=None)
+        if not flow_run.state.is_completed():
+            raise RuntimeError(f"{name}: flow run {flow_run.id} ended {flow_run.state.name}: {flow_run.state.message}")
+        return Counter()
+
+    get_run_logger().info("%s handed to the work pool", child.key)
+    return run
+
+
+def _schedule(children: list[Child], start: Callable[[Child], Callable[[], Counter]], at_once: int) -> Counter:
+    """Start each child once its needs have finished, `at_once` at a time, in the order given."""
     seconds, pending, finished = Counter(), list(children), set()
     running: dict[Future, str] = {}
-    with pool:
+    with ThreadPoolExecutor(at_once) as pool:
         while pending or running:
-            for child in ready(pending, finished)[:parallel - len(running)]:
+            for child in ready(pending, finished)[:at_once - len(running)]:
                 pending.remove(child)
-                # each thread runs its child flow in a copy of this flow's context: Prefect links them as children
-                running[pool.submit(contextvars.copy_context().run, child.flow, **child.parameters())] = child.key
+                running[pool.submit(start(child))] = child.key
             if not running:
                 raise ValueError(f"children wait on each other: {', '.join(child.key for child in pending)}")
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -76,23 +93,3 @@ def _here(children: list[Child], pool: ThreadPoolExecutor, parallel: int) -> Cou
                 seconds.update(future.result())
                 finished.add(running.pop(future))
     return seconds
-
-
-def _on_pool(children: list[Child], fan_out: str) -> Counter:
-    pending, finished, runs = list(children), set(), {}
-    with get_client(sync_client=True) as client:
-        while pending or runs:
-            for child in ready(pending, finished):
-                pending.remove(child)
-                name = f"{child.flow.name}/{fan_out}"
-                runs[run_deployment(name, parameters=child.parameters(), timeout=0).id] = (child.key, name)
-                get_run_logger().info("%s handed to the work pool", child.key)
-            time.sleep(POLL_SECONDS)
-            for run_id, (key, name) in list(runs.items()):
-                state = client.read_flow_run(run_id).state
-                if state is not None and state.is_final():
-                    if not state.is_completed():
-                        raise RuntimeError(f"{name}: flow run {run_id} ended {state.name}: {state.message}")
-                    del runs[run_id]
-                    finished.add(key)
-    return Counter()
