@@ -34,8 +34,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 DEMO := outputs/demo
-# The study's seeds: each cell is trained once per seed, and the verdicts' intervals need at least two (README,
-# "Verdicts"); `make demo SEEDS="3 4 5"` reruns it on other seeds (the trained generators are reused).
+# The study's seeds: each cell is trained once per seed, and the verdicts' intervals need at least two
+# (docs/verdicts.md); `make demo SEEDS="3 4 5"` reruns it on other seeds (the trained generators are reused).
 SEEDS ?= 0 1 2
 # Prefect keeps its database and settings in the repo, never sends analytics, and binds to loopback only; its
 # temporary server may take longer than its default 20 s to start on a busy 2-core machine (a first run migrates
@@ -49,7 +49,7 @@ demo: setup
 	  --seeds $(SEEDS)
 
 # The second protocol on the same data and generators: every image kept, K-1 added per image (K = 2, 3); a run of
-# its own beside `make demo`, whose 10-minute budget it would overrun (README, "Augmentation by a factor K").
+# its own beside `make demo`, whose 10-minute budget it would overrun (docs/protocols.md, "Factor K").
 demo-factors: setup
 	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --portions --factors 2 3 --parallel 2 \
 	  --seeds $(SEEDS)

@@ -3,7 +3,7 @@
 Names are read as torchreid reads Market-1501 and DukeMTMC-reID: the person, `_c` and the camera digit, then
 anything: Market-1501's `PPPP_cCsS_FFFFFF_BB.jpg` (person PPPP, `-1` junk, `0000` distractor; camera C, sequence
 S, frame FFFFFF, box BB), DukeMTMC-reID's `PPPP_cC_fFFFFFFF.jpg`, or a lab's own `PID_cC<anything>.jpg` in the same
-folders. augreid's generated images add a tag to the target's name, `0002_c1s1_000451_03_g0002c3s1000451.jpg`;
+folders. augreid's generated images add a tag to the target's name, `0002_c1s1_000451_03_pona.jpg` (by a factor K: `..._03_pona_k1.jpg`);
 a tag never occurs in the real sets, so generated names cannot collide with real ones.
 """
 from __future__ import annotations

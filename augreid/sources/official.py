@@ -7,8 +7,9 @@ architecture from the tensors, and require that every official tensor finds a pl
 augreid tensor is filled. Anything else is an `InputError` naming the file and the first key that does not fit.
 
 A rule is a pair of name starts, `(official, augreid)`; `{i}` stands for a layer index, kept unchanged. The rules
-for PATN, PoNA and APS are the tables of `../shared/reference/official-fixtures/README.md`, whose fixtures (the
-authors' own classes run on a real crop) `tests/test_official.py` reproduces. GFLA's are read from its repository
+for PATN, PoNA and APS follow the authors' key names, and `tests/test_official.py` reproduces the fixtures of
+`tests/fixtures/official/` (the authors' own classes run on a synthetic crop, and on a real one where
+`../shared/reference/official-fixtures/` is present). GFLA's are read from its repository
 (RenYurui/Global-Flow-Local-Attention: `model/networks/generator.py`, `base_function.py` at 150abe5,
 `model/pose_model.py` at 08f6c09); its official ops run only on CUDA, so for GFLA the key mapping is tested, not
 the numbers.
