@@ -45,7 +45,8 @@ from augreid.core.errors import InputError, exit_on_input_error
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m augreid.bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    generators = commands.add_parser("generators", help="parameters, GFLOPs and images/s of PoNA-3, PoNA-2, PATN-9, APS, GFLA, SAN")
+    generators = commands.add_parser("generators", help="parameters, GFLOPs and images/s of PoNA-3, PoNA-2, PATN-9, "
+                                                        "APS, GFLA, SAN")
     generators.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
     generators.add_argument("--batch", type=int, help="the large batch (default 16 on cpu, 256 on cuda)")
     generators.add_argument("--min-seconds", type=float, default=3.0, help="time each measurement at least this long")
