@@ -14,7 +14,7 @@ from augreid.data.annotations import Annotations, read_annotations
 from augreid.data.market import parse_name, scan_split
 from augreid.data.pose import has_torso
 from augreid.protocol.augmented_set import augment
-from augreid.protocol.factor import canonical_poses, check_factor, factor_targets, kmeans, pool_poses
+from augreid.protocol.factor import canonical_poses, check_factor, factor_targets, kmeans, normalised_poses, pool_poses
 from augreid.protocol.plan import plan_by_factor
 from augreid.training.trainer import train_generator
 
@@ -81,6 +81,44 @@ def test_kmeans_finds_well_separated_groups():
     assert all(len(np.unique(labels[groups == g])) == 1 for g in range(5))
     assert len(np.unique(labels)) == 5
 
+
+
+def is_lloyd_fixed_point(features: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether every row is nearest its own cluster's mean: where Lloyd's iterations stop."""
+    means = np.stack([features[labels == c].mean(axis=0) for c in range(labels.max() + 1)])
+    distances = np.linalg.norm(features[:, None] - means[None], axis=-1)
+    return bool(np.allclose(distances[np.arange(len(features)), labels], distances.min(axis=1)))
+
+
+def test_kmeans_ends_converged_with_every_cluster_used_and_is_seeded():
+    features = np.random.default_rng(4).normal(size=(300, 5))  # no clear groups: the iterations have work to do
+    for seed in range(3):
+        labels = kmeans(features, 6, seed)
+        assert labels.shape == (300,) and set(labels.tolist()) == set(range(6))
+        assert is_lloyd_fixed_point(features, labels)
+        assert np.array_equal(kmeans(features, 6, seed), labels)
+
+
+def test_kmeans_refuses_a_cluster_left_empty():
+    """Six points where seed 0's k-means++ start loses a cluster during the iterations; seed 1's does not."""
+    features = np.array([[-0.08, -0.2], [-0.18, 2.09], [0.63, 0.06], [0.53, -1.12], [0.03, 0.16], [-0.33, 1.48]])
+    with pytest.raises(RuntimeError, match="k-means left one of 3 clusters without a pose; try another --seed"):
+        kmeans(features, 3, seed=0)
+    assert set(kmeans(features, 3, seed=1).tolist()) == {0, 1, 2}
+
+
+def test_each_canonical_pose_is_the_member_nearest_its_clusters_mean(small_synthetic):
+    train, annotations = _source(small_synthetic)
+    pool = pool_poses(annotations, list(train["name"]))
+    features = normalised_poses(annotations.poses(pool))
+    labels = kmeans(features, 6, seed=0)
+    assert is_lloyd_fixed_point(features, labels)
+    representatives = []
+    for c in range(6):
+        members = np.flatnonzero(labels == c)
+        distances = np.linalg.norm(features[members] - features[members].mean(axis=0), axis=1)
+        representatives.append((-len(members), pool[members[np.argmin(distances)]]))
+    assert canonical_poses(annotations, pool, 6, seed=0) == [name for _, name in sorted(representatives)]
 
 def test_canonical_poses_are_cluster_representatives_of_the_centred_scaled_poses():
     """Four body configurations, each repeated at other places and scales in the crop: k-means on centred,

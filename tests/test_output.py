@@ -1,5 +1,7 @@
 import os
+import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -29,12 +31,21 @@ def test_a_second_run_on_one_output_is_refused_naming_the_first(tmp_path):
         with pytest.raises(InputError, match=rf"run: in use by another run \(pid {holder.pid} on .*, since .*\)"):
             with output_lock(out):
                 pass
+        assert lock_path(out).read_text().startswith(f"pid {holder.pid} ")  # the refused run did not wipe it
     finally:
         holder.send_signal(signal.SIGKILL)  # the kernel releases a dead holder's lock
         holder.wait()
+        holder.stdout.close()
     with output_lock(out):  # free again, though the dead run's lock file is still there
-        assert f"pid {os.getpid()} " in lock_path(out).read_text()
+        assert re.fullmatch(rf"pid {os.getpid()} on {re.escape(socket.gethostname())}, since "
+                            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d: .+\n", lock_path(out).read_text())
     assert not lock_path(out).exists()  # removed by the run that held it last
+
+
+def test_a_lock_where_no_file_can_be_created_is_refused_as_such_not_as_in_use():
+    with pytest.raises(InputError, match=r"^/proc/x: cannot write there \(/proc: "):
+        with output_lock("/proc/x"):
+            pass
 
 
 def test_one_process_releases_the_lock_after_an_error(tmp_path):

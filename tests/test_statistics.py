@@ -1,10 +1,12 @@
 """The interval over seeds and queries: coverage on simulated per-query scores with a known seed-noise component,
 where the query-only interval fails; textbook values of its parts."""
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from augreid.study.statistics import NO_VERDICT, detectable_difference, seeds_and_queries
+from augreid.study.statistics import NO_VERDICT, detectable_difference, half_width, seeds_and_queries
 
 QUERIES, SEEDS = 200, 3
 
@@ -75,6 +77,36 @@ def test_parts_match_textbook_formulas():
     assert (result.interval.low, result.interval.high) == pytest.approx((d.mean() - half, d.mean() + half))
     assert result.seed_se == pytest.approx(np.sqrt(seed_var)) and result.query_se == pytest.approx(np.sqrt(query_var))
 
+
+
+@pytest.mark.parametrize("seeds, queries, confidence", [(2, 10, 0.95), (3, 236, 0.95), (5, 40, 0.9), (20, 3, 0.99)])
+def test_the_interval_is_the_two_t_intervals_in_quadrature_to_rounding(seeds, queries, confidence):
+    """The formula written out (each part's sd / sqrt(n) times the t quantile with n - 1 degrees of freedom), as
+    this module computed it before scipy's one-sample t interval did, agrees to 1e-12; so does `power`'s
+    half-width from standard errors."""
+    rng = np.random.default_rng(seeds * queries)
+    a, b = rng.normal(60, 10, (seeds, queries)), rng.normal(58, 10, (seeds, queries))
+    d = a - b
+
+    def half(sample):
+        n = len(sample)
+        se = np.sqrt(np.sum((sample - np.sum(sample) / n) ** 2) / (n - 1) / n)
+        return stats.t.ppf((1 + confidence) / 2, n - 1) * se, se
+
+    (seed_half, seed_se), (query_half, query_se) = half(d.mean(axis=1)), half(d.mean(axis=0))
+    expected = np.sqrt(seed_half ** 2 + query_half ** 2)
+    interval = seeds_and_queries(a, b, confidence).interval
+    assert abs(interval.estimate - d.mean()) < 1e-12
+    assert abs(interval.low - (d.mean() - expected)) < 1e-12 and abs(interval.high - (d.mean() + expected)) < 1e-12
+    assert abs(half_width(seed_se, seeds, query_se, queries, confidence) - expected) < 1e-12
+
+
+def test_identical_differences_at_every_seed_give_a_zero_seed_part_silently():
+    a = np.array([[0.5, 0.75, 1.0], [0.25, 0.5, 0.75]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = seeds_and_queries(a, a - 0.5)  # exactly +0.5 at every seed and query
+    assert result.seed_sd == 0.0 and (result.interval.low, result.interval.high) == (0.5, 0.5)
 
 def test_one_seed_gives_no_verdict_and_identical_runs_a_point():
     one = seeds_and_queries(np.full((1, 10), 0.7), np.full((1, 10), 0.2) + np.arange(10) / 100)

@@ -2,13 +2,13 @@
 
 The check refuses, before a second of work, an output that is a file, that cannot be written, or that lies in the
 data set read (a run must never write into its own input). The lock is a file beside the folder, held while the
-run writes into it. It is the kernel's (`flock`): a process that dies, even by kill -9, releases it, so a stale file never blocks
-the next run. The file names its holder, so the refusal can say which run has the folder.
+run writes into it and removed after. It is the kernel's (`flock`, through `filelock`): a process that dies, even by
+kill -9, releases it, so a stale file never blocks the next run. The holder writes its description into the file, so
+the refusal can say which run has the folder.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import sys
@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
+
+from filelock import Timeout, UnixFileLock
 
 from augreid.core.errors import InputError
 
@@ -67,37 +69,39 @@ def holder_description() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}: {command}"
 
 
+def write_holder(fd: int) -> None:
+    """filelock's `on_acquired` hook: the lock file names its holder, for the refusal of the next run."""
+    os.ftruncate(fd, 0)  # a holder killed by kill -9 left its own description
+    os.write(fd, (holder_description() + "\n").encode())
+
+
+def holder_of(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "another process"
+    except OSError:  # released and removed since our attempt
+        return "another process"
+
+
 @contextlib.contextmanager
 def output_lock(out: str | Path) -> Iterator[None]:
     """Hold `out`'s lock for the block; another holder is refused at once with its description."""
     out = Path(out)
     path = lock_path(out)
+    # checked first: where no file can be created (ENOENT in /proc), filelock would report the lock as taken
+    check_creatable(path.parent, named=out)
+    # kernel locks only: a soft lock (a file that exists) would outlive a run killed by kill -9
+    lock = UnixFileLock(path, timeout=0, fallback_to_soft=False, on_acquired=write_holder)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise InputError(f"{out}: in use by another run ({holder_of(path)}); wait for it or choose another output") \
+            from None
     except OSError as err:
-        raise InputError(f"{out}: cannot create its parent folder ({err.strerror})") from None
-    while True:
-        try:
-            handle = open(path, "a+")  # noqa: SIM115 (closed below, after the lock is released)
-        except OSError as err:
-            raise InputError(f"{out}: cannot write beside it ({path}: {err.strerror})") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise InputError(f"{out}: in use by another run ({holder}); wait for it or choose another output") \
-                from None
-        # the previous holder may have removed the file between our open and our lock: then lock the new one
-        if path.exists() and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-            break
-        handle.close()
+        raise InputError(f"{out}: cannot write beside it ({path}: {err.strerror})") from None
     try:
-        handle.truncate(0)
-        handle.write(holder_description() + "\n")
-        handle.flush()
         yield
     finally:
-        path.unlink(missing_ok=True)  # still held: nobody else can be between our check and this removal
-        handle.close()
+        # removed while still held: a run that opened the file before finds it unlinked once its lock succeeds,
+        # which filelock does not count as holding it (that run is refused as if it had come a moment earlier)
+        path.unlink(missing_ok=True)
+        lock.release()

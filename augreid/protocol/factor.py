@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.cluster.vq import ClusterError, kmeans2
 
 from augreid.config import Poses
 from augreid.core.errors import InputError
@@ -53,24 +54,13 @@ def squared_distances(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def kmeans(features: np.ndarray, clusters: int, seed: int) -> np.ndarray:
-    """Cluster index of each row: k-means++ seeding, then Lloyd's iterations until no row changes cluster."""
-    rng = np.random.default_rng([seed, 3])
-    centres = [features[rng.integers(len(features))]]
-    for _ in range(1, clusters):
-        nearest = squared_distances(features, np.array(centres)).min(axis=1)
-        centres.append(features[rng.choice(len(features), p=nearest / nearest.sum())])
-    centres = np.array(centres)
-    labels = np.full(len(features), -1)
-    for _ in range(KMEANS_ITERATIONS):
-        distances = squared_distances(features, centres)
-        new = distances.argmin(axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        for c in range(clusters):
-            members = features[labels == c]
-            # an emptied cluster restarts at the row farthest from its centre
-            centres[c] = members.mean(axis=0) if len(members) else features[distances.min(axis=1).argmax()]
+    """Cluster index of each row: k-means++ seeding, then Lloyd's iterations (scipy's `kmeans2`). A cluster left
+    without a row is refused (RuntimeError)."""
+    try:
+        _, labels = kmeans2(features, clusters, iter=KMEANS_ITERATIONS, minit="++", missing="raise",
+                            rng=np.random.default_rng([seed, 3]))
+    except ClusterError:
+        raise RuntimeError(f"k-means left one of {clusters} clusters without a pose; try another --seed") from None
     return labels
 
 
@@ -86,8 +76,6 @@ def canonical_poses(annotations: Annotations, pool: list[str], count: int, seed:
     chosen = []
     for c in range(count):
         members = np.flatnonzero(labels == c)
-        if not len(members):
-            raise RuntimeError(f"k-means left canonical pose {c + 1} of {count} without a pose; try another --seed")
         centre = features[members].mean(axis=0, keepdims=True)
         nearest = members[np.argmin(squared_distances(features[members], centre))]  # first in name order on ties
         chosen.append((-len(members), pool[nearest]))
