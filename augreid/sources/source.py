@@ -20,6 +20,7 @@ import torch
 
 from augreid.config import GENERATOR_NAMES
 from augreid.core.atomic import file_sha256
+from augreid.core.tensors_file import payload_digest
 from augreid.core.errors import InputError
 from augreid.data.market import pair_names
 from augreid.sources.checkpoint import GENERATOR_FORMAT, TRAINING_FORMAT, generator_of_training, load, load_generator
@@ -96,7 +97,7 @@ class ImageSource:
             self.model = self.model.to(device)
             if device.type == "cuda":
                 self.model = self.model.to(memory_format=torch.channels_last)
-            self.digest = file_sha256(spec.path)
+            self.digest = payload_digest(self.payload)
         else:
             if spec.path is not None and not Path(spec.path).is_file():
                 raise InputError(f"{spec.path}: checkpoint of generator '{spec.label}' does not exist")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augreid.core.atomic import file_sha256, files_digest
+from augreid.core.tensors_file import tensors_digest
 from augreid.data.market import GENERATED_SUMMARY
 from augreid.protocol.augmented_set import CONTROLS
 from augreid.reid.pretrain import BACKBONE
@@ -36,18 +37,20 @@ def given_generator(text: str, spec: GeneratorSpec) -> dict:
     if spec.kind == "external":
         sha256 = files_digest(p for p in Path(spec.path).iterdir() if p.is_file())
         return {"generator": text, "checkpoint": None, "sha256": sha256, "pattern": spec.pattern, "panel": spec.panel}
-    sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)
+    if spec.kind == "model":
+        return {"generator": text, "checkpoint": None, "sha256": tensors_digest(spec.path)}
+    sha256 = file_sha256(spec.path) if spec.path else plugin_digest(spec.label)  # a plugin's file is its own
     return {"generator": text, "checkpoint": None, "sha256": sha256}
 
 
 def finished_generator(out: str | Path) -> dict:
-    """A trained generator as the later steps see it: its checkpoint and that file's digest."""
+    """A trained generator as the later steps see it: its checkpoint and the digest of its tensors."""
     checkpoint = Path(out) / "generator.pt"
-    return {"checkpoint": str(checkpoint), "sha256": file_sha256(checkpoint)}
+    return {"checkpoint": str(checkpoint), "sha256": tensors_digest(checkpoint)}
 
 
 def finished_backbone(out: str | Path) -> dict:
-    return {"backbone": str(Path(out) / BACKBONE), "sha256": file_sha256(Path(out) / BACKBONE)}
+    return {"backbone": str(Path(out) / BACKBONE), "sha256": tensors_digest(Path(out) / BACKBONE)}
 
 
 def finished_reid(out: str | Path) -> dict:
@@ -56,7 +59,7 @@ def finished_reid(out: str | Path) -> dict:
 
 def finished_reid_model(out: str | Path) -> dict:
     """A trained re-ID run as the identity score sees it: its folder and its weights' digest."""
-    return {"run": str(out), "sha256": file_sha256(Path(out) / "model.pt")}
+    return {"run": str(out), "sha256": tensors_digest(Path(out) / "model.pt")}
 
 
 def finished_quality(out: str | Path) -> dict:
