@@ -70,16 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     if name not in STEPS:
         print(f"error: {PROG}: unknown step '{name}', choose one of {', '.join(STEPS)} (see --help)", file=sys.stderr)
         return 2
-    from augreid.core.errors import exit_on_input_error
+    from augreid.core.cli import command
 
-    # the wrapper that each step's `python -m` runs (`run = exit_on_input_error(main)`): InputError is one
-    # `error: ...` line and status 2, and it always ends in SystemExit, argparse's --help and refusals too
-    run = exit_on_input_error(step_module(name).main)
+    # the wrapper that each step's `python -m` runs (`run = command(main)`): torch's threads fitted, InputError
+    # one `error: ...` line and status 2; it always ends in SystemExit, argparse's --help and refusals too
+    run = command(step_module(name).main)
     try:
         run(rest)
     except SystemExit as stop:
         return exit_status(stop.code)
-    raise AssertionError("exit_on_input_error's run() returned")
+    raise AssertionError("command's run() returned")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.core.cli import ArgumentParser
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command
 from augreid.data.market import SPLIT_DIRS
 from augreid.data.pose_estimation import annotate, report_lines
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -38,8 +38,8 @@ from augreid.benchmarks.calibration_runs import aa_runs, plan_study, print_calib
 from augreid.benchmarks.generators import DEFAULT_LARGE_BATCH, bench_generators, print_table
 from augreid.benchmarks.pose_estimator import bench_annotate
 from augreid.benchmarks.reid import bench_reid, print_reid_table
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import InputError, exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, seed_number
+from augreid.core.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +158,7 @@ def run_aa(args: argparse.Namespace) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from augreid.config import GENERATOR_NAMES, GeneratorArchitecture
-from augreid.core.cli import ArgumentParser
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command
 from augreid.core.output import check_output_file
 from augreid.models.layers import parameter_count
 from augreid.sources.checkpoint import describe, load_generator, save
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

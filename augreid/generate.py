@@ -18,8 +18,8 @@ import dataclasses
 from pathlib import Path
 
 from augreid.config import parse_poses
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import InputError, exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, seed_number
+from augreid.core.errors import InputError
 from augreid.protocol.augmented_set import CONTROLS, DEMO_ROOT, augment
 from augreid.protocol.plan import unposed_line
 from augreid.sources.external import EXTERNAL_PREFIX, PRESETS
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augreid.core.cli import ArgumentParser
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command
 from augreid.core.output import check_output_file
 from augreid.data.annotations import read_annotations
 from augreid.data.market import parse_name
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -22,8 +22,8 @@ import dataclasses
 from pathlib import Path
 
 from augreid.config import QUALITY_PAIRS
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import InputError, exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, seed_number
+from augreid.core.errors import InputError
 from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary, quality_table
 from augreid.sources.external import PRESETS
 from augreid.sources.source import GeneratorSpec, checkpoint_spec, parse_generator
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

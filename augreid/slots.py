@@ -27,8 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from augreid.config import QUALITY_PAIRS, load_config
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.data.market import TEST_PAIRS
 from augreid.study.slots import export_slots
 
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

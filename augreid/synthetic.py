@@ -5,8 +5,8 @@ import dataclasses
 from pathlib import Path
 
 from augreid.config import SyntheticConfig, load_config
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import InputError, exit_on_input_error, one_line
+from augreid.core.cli import ArgumentParser, command, seed_number
+from augreid.core.errors import InputError, one_line
 from augreid.data.synthetic.dataset import build_synthetic_market
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -13,8 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from augreid.config import GENERATOR_NAMES, load_config
-from augreid.core.cli import ArgumentParser, positive_number, seed_number
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, positive_number, seed_number
 from augreid.training.trainer import train_generator
 
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -18,8 +18,9 @@ from typing import Callable
 from prefect import Flow, get_run_logger
 from prefect.deployments import run_deployment
 
-from augreid.core.device import cores
+from augreid.core.threads import thread_count
 from flows.workers import worker_processes
+
 
 @dataclass(frozen=True)
 class Child:
@@ -48,7 +49,7 @@ def run_children(children: list[Child], fan_out: str | None, parallel: int = 1) 
         return _schedule(children, partial(_on_pool, fan_out), len(children))
     if parallel == 1:
         return _schedule(children, _here, 1)
-    with worker_processes(parallel, cores() // parallel):
+    with worker_processes(parallel, thread_count(beside=parallel)):
         return _schedule(children, _here, parallel)
 
 

@@ -52,9 +52,9 @@ def bench_reid(model_name: str, size: tuple[int, int], batch: int, device: torch
                concurrent: int) -> dict:
     import multiprocessing
 
-    from augreid.core.device import cores
+    from augreid.core.threads import usable_cpus
 
-    settings = [(threads, layout) for threads in sorted({1, cores()}) for layout in (False, True)]
+    settings = [(threads, layout) for threads in sorted({1, usable_cpus()}) for layout in (False, True)]
     rows = [{"runs": 1, "threads": threads, "channels_last": layout,
              "images_per_second": round(reid_images_per_second(model_name, size, batch, threads, layout, device,
                                                                min_seconds), 1)} for threads, layout in settings]

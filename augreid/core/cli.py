@@ -1,10 +1,13 @@
 """What every command line shares: refusals in one line (`error: ...`, exit status 2), argparse's own among them,
-and the checked types of its numbers."""
+the checked types of its numbers, and torch's threads fitted to the machine."""
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Callable, NoReturn
+
+from augreid.core.errors import exit_on_input_error
+from augreid.core.threads import fit_threads
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -33,3 +36,14 @@ def _whole(text: str, least: int, what: str) -> int:
     if value < least:
         raise argparse.ArgumentTypeError(f"{what} must be at least {least}, got {value}")
     return value
+
+
+def command(main: Callable[[list[str] | None], int | None]) -> Callable[[list[str] | None], NoReturn]:
+    """A step's entry point, `run = command(main)`: torch's threads fitted to the CPUs it may use
+    (`core/threads.py`), then `main(argv)`; bad input is one `error:` line and exit status 2."""
+
+    def fitted(argv: list[str] | None = None) -> int | None:
+        fit_threads()
+        return main(argv)
+
+    return exit_on_input_error(fitted)

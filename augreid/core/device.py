@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 from pathlib import Path
 
@@ -30,11 +29,6 @@ def mixed_precision(device: torch.device, enabled: bool = True) -> contextlib.Ab
 def weights_cache_dir() -> Path:
     """Where torchvision and torchreid look for downloaded weights: $TORCH_HOME/hub/checkpoints."""
     return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def device_name(device: torch.device) -> str:

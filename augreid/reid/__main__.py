@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from augreid.config import load_config
-from augreid.core.cli import ArgumentParser, seed_number
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.reid.train import train_reid
 
 
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

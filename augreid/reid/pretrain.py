@@ -18,8 +18,7 @@ import torch
 
 from augreid.config import Config, ReidConfig, load_config
 from augreid.core.atomic import atomic_file, atomic_write_text
-from augreid.core.cli import ArgumentParser
-from augreid.core.errors import exit_on_input_error
+from augreid.core.cli import ArgumentParser, command
 from augreid.core.output import check_output
 from augreid.data.synthetic.dataset import build_synthetic_market
 from augreid.reid.train import train_reid
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-run = exit_on_input_error(main)
+run = command(main)
 
 if __name__ == "__main__":
     run()

@@ -115,7 +115,7 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
         "budget": length.budget, "epochs": length.epochs, "steps": steps, "steps_per_epoch": length.steps_per_epoch,
         "budget_reference_images": length.reference_images, "seed": seed, "model": config.model,
         "initial_weights": str(weights) if config.pretrained and weights else None,
-        "device": str(device_),
+        "device": str(device_), "threads": torch.get_num_threads(),
         # where it ran: on a work pool with one worker per GPU, the host and the GPU the worker was given
         "host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "wall_seconds": round(time.perf_counter() - started, 1), "train_seconds": round(train_seconds, 1),

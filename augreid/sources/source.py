@@ -20,8 +20,8 @@ import torch
 
 from augreid.config import GENERATOR_NAMES
 from augreid.core.atomic import file_sha256
-from augreid.core.tensors_file import payload_digest
 from augreid.core.errors import InputError
+from augreid.core.tensors_file import payload_digest
 from augreid.data.market import pair_names
 from augreid.sources.checkpoint import GENERATOR_FORMAT, TRAINING_FORMAT, generator_of_training, load, load_generator
 from augreid.sources.external import EXTERNAL_PREFIX, ExternalImages, resolve_pattern
