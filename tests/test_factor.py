@@ -82,7 +82,6 @@ def test_kmeans_finds_well_separated_groups():
     assert len(np.unique(labels)) == 5
 
 
-
 def is_lloyd_fixed_point(features: np.ndarray, labels: np.ndarray) -> bool:
     """Whether every row is nearest its own cluster's mean: where Lloyd's iterations stop."""
     means = np.stack([features[labels == c].mean(axis=0) for c in range(labels.max() + 1)])

@@ -78,7 +78,6 @@ def test_parts_match_textbook_formulas():
     assert result.seed_se == pytest.approx(np.sqrt(seed_var)) and result.query_se == pytest.approx(np.sqrt(query_var))
 
 
-
 @pytest.mark.parametrize("seeds, queries, confidence", [(2, 10, 0.95), (3, 236, 0.95), (5, 40, 0.9), (20, 3, 0.99)])
 def test_the_interval_is_the_two_t_intervals_in_quadrature_to_rounding(seeds, queries, confidence):
     """The formula written out (each part's sd / sqrt(n) times the t quantile with n - 1 degrees of freedom), as

@@ -20,7 +20,6 @@ def _aa_run(arguments: tuple) -> tuple[int, dict]:
         return seed, train_reid(data_root, config, out, seed=seed, weights=weights, device="cpu", log=quiet)
 
 
-
 def _aa_backbone(arguments: tuple) -> str:
     from augreid.reid.pretrain import pretrain_backbone
     from augreid.reid.train import quiet
@@ -28,7 +27,6 @@ def _aa_backbone(arguments: tuple) -> str:
     settings, out = arguments
     with contextlib.redirect_stdout(sys.stderr):
         return pretrain_backbone(settings, out, device="cpu", log=quiet)["backbone"]
-
 
 
 def aa_runs(data_root: Path, config_path: Path, out: Path, runs: int, first_seed: int, parallel: int,
@@ -69,7 +67,6 @@ def aa_runs(data_root: Path, config_path: Path, out: Path, runs: int, first_seed
     return list(folders.values())
 
 
-
 def print_calibration(result: dict) -> None:
     runs, per_arm = result["run_mAP"], result["seeds_per_arm"]
     low, high = result["rate_interval"]
@@ -83,7 +80,6 @@ def print_calibration(result: dict) -> None:
     print(f"query standard error of a difference: {result['query_se']:.2f} mAP")
     print("detectable difference (80% power, 95% interval), mAP points: " + ", ".join(
         f"{seeds} seeds {size:.1f}" for seeds, size in result["detectable"].items()))
-
 
 
 def plan_study(run_sd: float, query_se: float, queries: int, differences: list[float]) -> list[dict]:

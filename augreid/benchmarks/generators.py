@@ -1,5 +1,4 @@
-"""Generator speed: parameters, GFLOPs per image and images/s of the built-in models, checkpoints and plugins.
-"""
+"""Generator speed: parameters, GFLOPs per image and images/s of the built-in models, checkpoints and plugins."""
 from __future__ import annotations
 
 import time
@@ -28,7 +27,6 @@ PAPER_RATIO = 105.18 / 97.37
 DEFAULT_LARGE_BATCH = {"cpu": 16, "cuda": 256}
 
 
-
 def gflops_per_image(model: torch.nn.Module) -> float:
     height, width = IMAGE_SIZE
     counter = FlopCounterMode(display=False)
@@ -38,7 +36,6 @@ def gflops_per_image(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / 1e9
 
 
-
 def real_looking_poses(batch: int) -> np.ndarray:
     """(batch, 18, 2) keypoints of the synthetic set's walking people."""
     _, specs = plan_dataset(SyntheticConfig(train_identities=8, test_identities=2), seed=0)
@@ -46,13 +43,11 @@ def real_looking_poses(batch: int) -> np.ndarray:
     return poses[np.arange(batch) % len(poses)]
 
 
-
 def pose_maps(model: torch.nn.Module, batch: int, device: torch.device) -> torch.Tensor:
     """The model's maps (heatmaps, or SAN's semantic maps) of real-looking poses, as generation feeds them: the time
     of a convolution depends on its values (denormal floats are slow on a CPU), so random maps would mislead."""
     poses = real_looking_poses(batch)
     return conditioning_maps(model, poses, np.roll(poses, 1, axis=0), device)
-
 
 
 def plugin_images_per_second(transfer: Transfer, batch: int, min_seconds: float) -> float:
@@ -65,7 +60,6 @@ def plugin_images_per_second(transfer: Transfer, batch: int, min_seconds: float)
         transfer(images, poses, np.roll(poses, 1, axis=0))
         runs += 1
     return runs * batch / (time.perf_counter() - started)
-
 
 
 def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, min_seconds: float) -> float:
@@ -90,7 +84,6 @@ def images_per_second(model: torch.nn.Module, batch: int, device: torch.device, 
     return runs * batch / elapsed
 
 
-
 def _models(checkpoints: list[Path]):
     trained = [(f"{payload['generator']}:{path}", model)  # read first: a bad file fails before any timing
                for path in checkpoints for model, payload in [load_generator(path)]]
@@ -100,14 +93,12 @@ def _models(checkpoints: list[Path]):
     yield from trained
 
 
-
 def plugin_spec(text: str):
     spec = parse_generator(text)
     if spec.kind != "plugin":
         raise InputError(f"--plugin {text}: not an installed plugin's generator (time built-in checkpoints with "
                          "--checkpoint)")
     return spec
-
 
 
 def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds: float,
@@ -132,8 +123,6 @@ def bench_generators(device: torch.device, batches: tuple[int, int], min_seconds
                                   / by_model["PATN-9"][f"images_per_second_batch_{b}"], 3) for b in batches}
     return {"device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "rows": rows, "pona3_over_patn9": ratios, "paper_ratio": round(PAPER_RATIO, 3)}
-
-
 
 
 def print_table(result: dict) -> None:

@@ -1,5 +1,4 @@
-"""The pose estimator's speed: images/s of BlazePose on a data root's images, as `augreid.annotate` runs it.
-"""
+"""The pose estimator's speed: images/s of BlazePose on a data root's images, as `augreid.annotate` runs it."""
 from __future__ import annotations
 
 import platform

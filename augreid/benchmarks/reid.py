@@ -1,5 +1,4 @@
-"""Re-ID training speed: images/s of a torchreid model by memory layout, threads, and runs side by side.
-"""
+"""Re-ID training speed: images/s of a torchreid model by memory layout, threads, and runs side by side."""
 from __future__ import annotations
 
 import time
@@ -42,10 +41,8 @@ def reid_images_per_second(model_name: str, size: tuple[int, int], batch: int, t
     return runs * batch / (time.perf_counter() - started)
 
 
-
 def _reid_worker(arguments: tuple) -> float:
     return reid_images_per_second(*arguments)
-
 
 
 def bench_reid(model_name: str, size: tuple[int, int], batch: int, device: torch.device, min_seconds: float,
@@ -65,7 +62,6 @@ def bench_reid(model_name: str, size: tuple[int, int], batch: int, device: torch
                      "images_per_second": round(sum(each), 1)})
     return {"device": device_name(device), "torch": torch.__version__, "model": model_name, "size": list(size),
             "batch": batch, "rows": rows}
-
 
 
 def print_reid_table(result: dict) -> None:

@@ -24,7 +24,6 @@ def usable_for_pairs(annotations: Annotations) -> list[str]:
     return [name for name, ok in zip(annotations.names, torso) if ok and is_identity(parse_name(name).pid)]
 
 
-
 def pairs_within_identities(names: list[str]) -> pd.DataFrame:
     """All ordered pairs of two different images of one identity: columns `from` (condition), `to` (target).
 
@@ -37,11 +36,9 @@ def pairs_within_identities(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["from", "to"])
 
 
-
 def training_pairs(annotations: Annotations) -> pd.DataFrame:
     """The published training pairs of an annotation file."""
     return pairs_within_identities(usable_for_pairs(annotations))
-
 
 
 def sample_pairs(annotations: Annotations, count: int, seed: int) -> pd.DataFrame:
@@ -50,7 +47,6 @@ def sample_pairs(annotations: Annotations, count: int, seed: int) -> pd.DataFram
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(pairs), size=min(count, len(pairs)), replace=False))
     return pairs.iloc[chosen].reset_index(drop=True)
-
 
 
 class PairBatches(torch.utils.data.Dataset):
@@ -80,7 +76,6 @@ class PairBatches(torch.utils.data.Dataset):
             "condition_pose": torch.from_numpy(self.annotations.poses(rows["from"])),
             "target_pose": torch.from_numpy(self.annotations.poses(rows["to"])),
         }
-
 
 
 def write_pairs(path: str | Path, pairs: pd.DataFrame) -> None:

@@ -29,17 +29,14 @@ REPORT = "annotate.json"
 NAMED = 10  # images without a person named in the printed report
 
 
-
 def mask_paths(root: Path, split: str, name: str) -> tuple[Path, Path]:
     stem = parse_name(name).stem
     return tuple(root / kind / SPLIT_DIRS[split] / f"{stem}.png" for kind in (MASKS, PARTS))
 
 
-
 def read_pixels(path: str | Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
-
 
 
 def save_masks(paths: tuple[Path, Path], mask: np.ndarray, parts: np.ndarray) -> None:
@@ -51,7 +48,6 @@ def save_masks(paths: tuple[Path, Path], mask: np.ndarray, parts: np.ndarray) ->
         labelled.save(tmp, format="PNG")
 
 
-
 def existing_rows(root: Path, split: str, overwrite: bool) -> dict[str, np.ndarray]:
     path = annotation_file(root, split)
     if overwrite or not path.is_file():
@@ -60,10 +56,8 @@ def existing_rows(root: Path, split: str, overwrite: bool) -> dict[str, np.ndarr
     return dict(zip(annotations.names, annotations.keypoints))
 
 
-
 def write_rows(root: Path, split: str, rows: dict[str, np.ndarray]) -> None:
     write_annotations(annotation_file(root, split), Annotations(list(rows), np.stack(list(rows.values()))))
-
 
 
 def without_person(root: Path) -> dict[str, set[str]]:
@@ -73,7 +67,6 @@ def without_person(root: Path) -> dict[str, set[str]]:
         for split, report in run.get("splits", {}).items():
             found.setdefault(split, set()).update(report.get("no_person", []))
     return found
-
 
 
 def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[str, dict]:
@@ -92,11 +85,9 @@ def plan(root: Path, splits: list[str], overwrite: bool, masks: bool) -> dict[st
     return plans
 
 
-
 def images_without_keypoints(data_root: str | Path, splits: list[str]) -> int:
     """How many images of these splits have no row in their keypoint file (what `annotate` would estimate)."""
     return sum(len(p["estimate"]) for p in plan(Path(data_root), splits, overwrite=False, masks=False).values())
-
 
 
 def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: bool = False, masks: bool = False,
@@ -110,7 +101,6 @@ def annotate(data_root: str | Path, splits: list[str] | None = None, overwrite: 
         raise InputError(f"{root}: none of the split folders {', '.join(SPLIT_DIRS.values())}")
     with output_lock(root):  # it rewrites the data root's keypoint files: two runs at once would interleave them
         return _annotate(root, splits, overwrite, masks, progress)
-
 
 
 def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progress: bool) -> dict:
@@ -149,7 +139,6 @@ def _annotate(root: Path, splits: list[str], overwrite: bool, masks: bool, progr
     return result
 
 
-
 def previous_runs(root: Path) -> list:
     """The runs `<root>/annotate.json` records; someone else's file there is refused before any work."""
     path = root / REPORT
@@ -159,11 +148,9 @@ def previous_runs(root: Path) -> list:
         raise InputError(f"{path}: not an augreid.annotate record (move it away to start a new one)") from None
 
 
-
 def write_report(root: Path, result: dict) -> None:
     """Append this run to `<root>/annotate.json`: which estimator wrote which rows and masks."""
     atomic_write_text(root / REPORT, json.dumps({"runs": previous_runs(root) + [result]}, indent=2) + "\n")
-
 
 
 def report_lines(result: dict) -> list[str]:

@@ -38,10 +38,8 @@ PRETRAINED = {"IS": "inception_v3_google-0cc3c7bd.pth", "FID": "pt_inception-201
               "LPIPS": "alexnet-owt-7be5be79.pth (+ LPIPS linear layers)"}
 
 
-
 def _chw(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(pixels).movedim(-1, 1).double()
-
 
 
 class PoseReader:
@@ -59,7 +57,6 @@ class PoseReader:
             if name not in self.real:
                 self.real[name] = self.keypoints(image)
         return [self.real[name] for name in names]
-
 
 
 def score_generator(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame, batch_size: int = 64,
@@ -97,7 +94,6 @@ def score_generator(draw: Draw, image_dir: Path, annotations: Annotations, pairs
     return {"pairs": len(pairs), **means}, {kind: torch.cat(values) for kind, values in features.items()}
 
 
-
 def read_pairs(path: str | Path, annotations: Annotations, image_dir: Path) -> pd.DataFrame:
     """A `from,to` pairs CSV; every image must exist and be annotated (errors name the file and line)."""
     path = Path(path)
@@ -117,13 +113,11 @@ def read_pairs(path: str | Path, annotations: Annotations, image_dir: Path) -> p
     return pairs[["from", "to"]].reset_index(drop=True)
 
 
-
 def pretrained_metrics() -> dict[str, str]:
     """Why each pretrained-network metric has no value here (no silent zeros)."""
     cache = weights_cache_dir()
     return {name: ("not computed: not implemented in augreid" if (cache / file).is_file()
                    else "not computed: weights unavailable") for name, file in PRETRAINED.items()}
-
 
 
 def gallery(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.DataFrame,
@@ -136,7 +130,6 @@ def gallery(draw: Draw, image_dir: Path, annotations: Annotations, pairs: pd.Dat
                      target_pose)
     return comparison_grid([[condition[i], draw_skeleton(target_pose[i]), generated[i],
                              load_image(image_dir / sample["to"].iloc[i])] for i in range(len(sample))])
-
 
 
 def test_pairs(data_root: Path, pairs_csv: str | Path | None, count: int, seed: int) -> tuple[pd.DataFrame, Annotations]:
@@ -156,7 +149,6 @@ def test_pairs(data_root: Path, pairs_csv: str | Path | None, count: int, seed: 
     return pairs, annotations
 
 
-
 def evaluate(data_root: str | Path, generator: str | Path | GeneratorSpec, out: str | Path,
              pairs_csv: str | Path | None = None, count: int = QUALITY_PAIRS, seed: int = 0, device: str = "auto",
              reid_model: str | Path | None = None) -> dict:
@@ -174,7 +166,6 @@ def evaluate(data_root: str | Path, generator: str | Path | GeneratorSpec, out: 
     with output_lock(out):
         return _score(data_root, out, annotations, image_dir, pairs, pairs_csv, count, seed, device_, source,
                       reid_model, reference)
-
 
 
 def _score(data_root: Path, out: Path, annotations: Annotations, image_dir: Path, pairs: pd.DataFrame,
@@ -211,12 +202,10 @@ def _score(data_root: Path, out: Path, annotations: Annotations, image_dir: Path
     return result
 
 
-
 def _identity_cells(identity: dict | None, kind: str) -> str:
     if identity is None:
         return "not computed (no re-ID model) | not computed (no re-ID model)"
     return f"{identity[kind]['rank1']:.1f} | {identity[kind]['mAP']:.1f}"
-
 
 
 def _pckh_cell(result: dict, kind: str) -> str:
@@ -227,7 +216,6 @@ def _pckh_cell(result: dict, kind: str) -> str:
         return f"not computed ({scores['not_computed']})"
     value = scores[kind]["pckh"]
     return "– (no target joints)" if value is None else f"{value:.3f}"
-
 
 
 def quality_table(results: dict[str, dict]) -> str:
@@ -254,7 +242,6 @@ def quality_table(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-
 def identity_summary(results: dict[str, dict]) -> list[str]:
     """One line per generator: its images' identity rank-1 against the real targets' and the copies'."""
     lines = []
@@ -268,7 +255,6 @@ def identity_summary(results: dict[str, dict]) -> list[str]:
                      f"{identity['target']['rank1']:.1f}; copying the condition image "
                      f"{identity['copy']['rank1']:.1f}, on {identity['generated']['pairs']} test pairs")
     return lines
-
 
 
 def pckh_summary(results: dict[str, dict]) -> list[str]:

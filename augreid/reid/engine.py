@@ -153,8 +153,6 @@ def load_imagenet_weights(model: torch.nn.Module, name: str, weights: str | Path
     return len(fitting)
 
 
-
-
 @torch.no_grad()
 def extract_features(engine: SoftmaxEngine, loader, flip: bool = False,
                      normalize: bool = False) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:

@@ -30,7 +30,6 @@ SLOT_COLUMNS = ["kind", "portion", "factor", "seed", "from", "to", "batch"]
 HEATMAP_CHUNK = 256  # images whose heatmaps are computed at once (590 kB each)
 
 
-
 def study_slots(data_root: Path, portions: list[float], seeds: list[int], condition_mode: str, unposed: str,
                 factors: list[int] = (), poses: Poses = Poses()) -> pd.DataFrame:
     """One row per generated image of each (portion, seed) and (factor, seed) cell: kind `slot`, portion or factor,
@@ -48,7 +47,6 @@ def study_slots(data_root: Path, portions: list[float], seeds: list[int], condit
             cells.append(pd.DataFrame({"kind": "slot", "portion": cell.get("portion"), "factor": cell.get("factor"),
                                        "seed": seed, "from": generated["condition"], "to": generated["target"]}))
     return pd.concat(cells, ignore_index=True)
-
 
 
 def assign_batches(pairs: pd.DataFrame) -> list[int]:
@@ -69,7 +67,6 @@ def assign_batches(pairs: pd.DataFrame) -> list[int]:
     return batches
 
 
-
 def write_heatmaps(folder: Path, keypoints: Annotations) -> None:
     """`NAME.npy` for each image, in the format of the PATN family's `tool/generate_pose_map_market.py`, which
     their loader (`data/keypoint.py`) reads from `<dataroot>/<phase>K/`: float32, (128, 64, 18), i.e. (H, W, C)."""
@@ -79,7 +76,6 @@ def write_heatmaps(folder: Path, keypoints: Annotations) -> None:
         maps = pose_heatmaps(keypoints.poses(names)).permute(0, 2, 3, 1).numpy()
         for name, heatmap in zip(names, maps):
             np.save(folder / f"{name}.npy", np.ascontiguousarray(heatmap))
-
 
 
 def write_batch(folder: Path, pairs: pd.DataFrame, images: dict[str, Path], keypoints: Annotations) -> None:
@@ -96,7 +92,6 @@ def write_batch(folder: Path, pairs: pd.DataFrame, images: dict[str, Path], keyp
     write_annotations(folder / "market-annotation-test.csv", batch_keypoints)
     write_heatmaps(folder / "testK", batch_keypoints)
     pairs[["from", "to"]].to_csv(folder / TEST_PAIRS, index=False, lineterminator="\n")
-
 
 
 def export_slots(data_root: str | Path, out: str | Path, portions: list[float], seeds: list[int],

@@ -40,7 +40,6 @@ GFLA_WITHOUT_VGG = "set gfla_training.correctness_features: patches, lambda_cont
 SAMPLE_ROWS = 4
 
 
-
 def learning_rate(step: int, lr: float, iterations: int, decay_iterations: int) -> float:
     """Constant, then linear decay to 0 over the last `decay_iterations` iterations."""
     if decay_iterations == 0:
@@ -48,18 +47,15 @@ def learning_rate(step: int, lr: float, iterations: int, decay_iterations: int) 
     return lr * min(1.0, (iterations - step) / decay_iterations)
 
 
-
 def step_seed(seed: int, step: int) -> int:
     """torch's seed for one iteration (dropout, image pool), so a resumed run draws what it would have drawn."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
-
 
 
 def sample_grid(batch: dict[str, torch.Tensor], generated: torch.Tensor) -> np.ndarray:
     """Rows of condition | target pose | generated | target, as one uint8 image."""
     return comparison_grid([[to_pixels(batch["condition"][i]), draw_skeleton(batch["target_pose"][i].numpy()),
                              to_pixels(generated[i]), to_pixels(batch["target"][i])] for i in range(len(generated))])
-
 
 
 def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_weights: str | Path | None,
@@ -70,7 +66,6 @@ def build_training(name: str, architecture: GeneratorArchitecture, recipe, vgg_w
         return GFLATraining(architecture, recipe, vgg, device)
     perceptual = PerceptualLoss(load_vgg_conv1_2(vgg_weights)) if recipe.lambda_perceptual > 0 else None
     return PoseTransferGAN(name, architecture, recipe, perceptual, device)
-
 
 
 def differing_setting(recorded: dict, now: dict, prefix: str = "") -> str | None:
@@ -86,7 +81,6 @@ def differing_setting(recorded: dict, now: dict, prefix: str = "") -> str | None
     return None
 
 
-
 def repair_generator_file(out: Path, checkpoint: dict) -> None:
     """`generator.pt` is written after `checkpoint.pt`; a kill between the two leaves it behind (or absent):
     derive it again from the checkpoint."""
@@ -97,7 +91,6 @@ def repair_generator_file(out: Path, checkpoint: dict) -> None:
         current = None
     if current != checkpoint["step"]:
         save(path, generator_of_training(checkpoint))
-
 
 
 def train_generator(name: str, data_root: str | Path, config: Config, out: str | Path, seed: int = 0,
@@ -116,7 +109,6 @@ def train_generator(name: str, data_root: str | Path, config: Config, out: str |
     with output_lock(out):
         return _train(name, data_root, architecture, recipe, out, seed, resume, pick_device(device), vgg_weights,
                       stop_after, progress, heldout)
-
 
 
 def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, recipe, out: Path, seed: int,
@@ -198,7 +190,6 @@ def _train(name: str, data_root: Path, architecture: GeneratorArchitecture, reci
     return summary
 
 
-
 def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int, progress: dict) -> None:
     """`progress`: the last losses and the speed so far, so that a summary lost to a kill can be written again."""
     checkpoint = {"format": TRAINING_FORMAT, "run": run, "step": step, "training_state": gan.training_state(),
@@ -207,11 +198,9 @@ def _save(out: Path, gan: PoseTransferGAN | GFLATraining, run: dict, step: int, 
     save(out / "generator.pt", generator_of_training(checkpoint))
 
 
-
 def progress_so_far(losses: dict, iterations: int, seconds: float) -> dict:
     return {"seconds": round(seconds, 1), "iterations_per_second": round(iterations / max(seconds, 1e-9), 3),
             "last_losses": {k: round(v, 4) for k, v in losses.items()}}
-
 
 
 def heldout_quality(generator: torch.nn.Module, data_root: Path, seed: int, device: torch.device) -> dict | None:
