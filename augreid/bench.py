@@ -1,5 +1,10 @@
-"""`python -m augreid.bench generators|reid|annotate|aa [--device cpu|cuda] [--json]`: speed of generators, re-ID
-training and the pose estimator, and the A/A calibration of the study's verdicts.
+"""`python -m augreid.bench generators|reid|annotate|gpu|aa [--device cpu|cuda] [--json]`: speed of generators,
+re-ID training and the pose estimator, one GPU's projection of Table VI, and the A/A calibration of the verdicts.
+
+`gpu [--dry]`: on one GPU, at the Market-1501 configs' shapes and batches, training iterations/s of PoNA and PATN,
+their generation images/s, IDE and BoT re-ID training images/s at 256x128, data-loader images/s per worker, and the
+wall time of Table VI they project on 1, 2, 4 and 8 GPUs (`benchmarks/gpu.py`); `--dry` runs it on the CPU with
+small shapes.
 
 `aa --data-root DIR --config FILE --out DIR`: `--runs` re-ID runs of the config's recipe on one data set, each
 with its own seed (a finished run in `--out` is reused), then `--comparisons` A/A comparisons of
@@ -37,6 +42,7 @@ import torch
 from augreid.benchmarks.calibration_runs import aa_runs, plan_study, print_calibration
 from augreid.benchmarks.generators import DEFAULT_LARGE_BATCH, bench_generators, print_table
 from augreid.benchmarks.pose_estimator import bench_annotate
+from augreid.benchmarks.gpu import bench_gpu, print_gpu
 from augreid.benchmarks.reid import bench_reid, print_reid_table
 from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.core.errors import InputError
@@ -68,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     annotate.add_argument("--data-root", required=True, type=Path, help="a Market-1501-layout folder")
     annotate.add_argument("--images", type=int, default=50, help="how many of its training images to cycle through")
     annotate.add_argument("--min-seconds", type=float, default=3.0)
+    gpu = commands.add_parser("gpu", help="one GPU's rates for a Market-1501 study and the wall time of Table VI they "
+                                          "project (at most 8 minutes)")
+    gpu.add_argument("--dry", action="store_true", help="small shapes on the CPU: checks the command, projects nothing")
+    gpu.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     aa = commands.add_parser("aa", help="A/A calibration: false-positive rate and detectable difference of verdicts")
     aa.add_argument("--data-root", type=Path, help="a Market-1501-layout folder (e.g. the demo's outputs/demo/data)")
     aa.add_argument("--config", type=Path, default=Path("configs/demo.yaml"), help="its reid: section is the recipe")
@@ -88,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "aa":
         return run_aa(args)
+    if args.command == "gpu":
+        if not args.dry and not torch.cuda.is_available():
+            raise InputError("gpu: no CUDA device is available (--dry runs it on the CPU with small shapes)")
+        result = bench_gpu(torch.device("cpu" if args.dry else "cuda"), dry=args.dry)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print_gpu(result)
+        return 0
     if args.command == "annotate":
         if args.images < 1:
             raise InputError(f"--images {args.images}: must be at least 1")

@@ -125,3 +125,19 @@ def test_aa_plan_names_the_fewest_seeds_with_80_percent_power():
     refused = subprocess.run([sys.executable, "-m", "augreid.bench", "aa", "--run-sd", "0.5"], capture_output=True,
                              text=True)
     assert refused.returncode == 2 and refused.stderr.startswith("error: --run-sd plans a study")
+
+
+def test_bench_gpu_dry_runs_every_measurement_on_the_cpu():
+    """The GPU command's code path on small shapes: every rate measured and positive, no projection printed."""
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu", "--dry", "--json"], capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["dry"] is True and figures["device"].startswith("cpu")
+    assert set(figures["rates"]) == {"training_pona", "training_patn", "generation_pona", "generation_patn",
+                                     "reid_ide", "reid_bot", "loader_per_worker"}
+    assert all(rate > 0 for rate in figures["rates"].values())
+    assert figures["batches"]["reid"] == {"ide": 4, "bot": 4}
+    refused = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu"], capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: gpu: no CUDA device is available")

@@ -25,7 +25,8 @@ def reid_images_per_second(model_name: str, size: tuple[int, int], batch: int, t
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        output = model(images)  # BoT's training forward gives (logits, triplet feature): its ID loss stands for all
+        loss = torch.nn.functional.cross_entropy(output[0] if isinstance(output, tuple) else output, labels)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
