@@ -1,5 +1,4 @@
 """The Prefect flow on a tiny configuration, under Prefect's test harness (a temporary server)."""
-import hashlib
 import json
 import os
 import tempfile
@@ -15,10 +14,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from prefect.exceptions import ParameterTypeError  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from augreid.core.errors import InputError  # noqa: E402
+from augreid.core.tensors_file import tensors_digest  # noqa: E402
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
 
@@ -323,6 +324,6 @@ def test_tasks_as_plain_functions(tiny_config, tmp_path):
     assert cached(reid_task, tmp_path / "absent", "metrics.json").refresh_cache is True
     assert cached(reid_task, tmp_path / "data", "synthetic.json").refresh_cache is False
     (tmp_path / "gen").mkdir()
-    (tmp_path / "gen" / "generator.pt").write_bytes(b"weights")
+    torch.save({"w": torch.ones(2)}, tmp_path / "gen" / "generator.pt")
     assert finished_generator(tmp_path / "gen") == {"checkpoint": str(tmp_path / "gen" / "generator.pt"),
-                                                    "sha256": hashlib.sha256(b"weights").hexdigest()}
+                                                    "sha256": tensors_digest(tmp_path / "gen" / "generator.pt")}

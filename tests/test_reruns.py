@@ -27,7 +27,7 @@ NOT_COMPARED = {"generated_now"}
 
 
 def is_timing(key: str) -> bool:
-    return key.endswith("seconds") or key.endswith("per_second") or key in NOT_COMPARED
+    return isinstance(key, str) and (key.endswith("seconds") or key.endswith("per_second") or key in NOT_COMPARED)
 
 
 @pytest.fixture(scope="module")
