@@ -130,7 +130,7 @@ def test_aa_plan_names_the_fewest_seeds_with_80_percent_power():
 def test_bench_gpu_dry_runs_every_measurement_on_the_cpu():
     """The GPU command's code path on small shapes: every rate measured and positive, no projection printed."""
     result = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu", "--dry", "--json"], capture_output=True,
-                            text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            text=True, timeout=600, env={**os.environ, "AUGREID_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["dry"] is True and figures["device"].startswith("cpu")

@@ -164,7 +164,7 @@ def helps() -> dict[str, tuple[int, str]]:
         wanted.setdefault(command.module, set()).update({first_positional(command)} - {None})
     done = subprocess.run([sys.executable, "-c", f"SUBCOMMANDS = {SUBCOMMANDS.pattern!r}\n{HELPER}"], cwd=ROOT,
                           input=json.dumps({m: sorted(w) for m, w in wanted.items()}), capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          text=True, timeout=600, env={**os.environ, "AUGREID_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     return {key: (code, text) for key, (code, text) in json.loads(done.stdout).items()}
 

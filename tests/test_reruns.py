@@ -38,7 +38,7 @@ def fewest(tmp_path_factory) -> Path:
 
 
 def run(kill_at: int, module: str, *args: str, count_file: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "AUGREID_THREADS": "1"}
     return subprocess.run([sys.executable, str(KILL), str(kill_at), str(count_file), module, *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
