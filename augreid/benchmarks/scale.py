@@ -7,7 +7,7 @@ flow runs them (the library calls behind the commands), with the config's data-s
 default) but tiny models and a handful of iterations, so that what grows with the set dominates.
 
 Each step runs in a process of its own, forked from this one after the imports (their time is paid once, not per
-step): its peak memory is that process's maximum resident set (`wait4`), the imports included; its time is the
+step), with one torch thread: its peak memory is that process's maximum resident set (`wait4`), the imports included; its time is the
 step's call alone. The growth exponent is the least-squares slope of log(seconds) on log(n), n being what the step's
 inherent cost grows with (images, or queries x gallery for rankings): about 1 is as expected, n log n reads about
 1.1 over a fourfold range.
@@ -33,7 +33,6 @@ import torch
 from augreid.benchmarks.pose_estimator import bench_annotate
 from augreid.config import Config, SyntheticConfig, load_config
 from augreid.core.errors import InputError
-from augreid.core.threads import fit_threads
 from augreid.data.annotations import read_annotations
 from augreid.data.images import check_images
 from augreid.data.market import annotation_file, folder_digest, scan_market, scan_split
@@ -264,7 +263,8 @@ def _child(step: Step, size: Size, log: Path, write_end: int) -> None:
         with open(log, "w") as out:
             os.dup2(out.fileno(), 1)
             os.dup2(out.fileno(), 2)
-        fit_threads()
+        # one thread: figures per core, and a shared machine's other work cannot stall torch's thread barriers
+        torch.set_num_threads(1)
         started = time.perf_counter()
         figures = step.run(size)
         report = {"seconds": time.perf_counter() - started, **figures}
@@ -351,6 +351,6 @@ def print_scale(result: dict) -> None:
             ("  (too short to fit)" if row["too_short"] else "") + ("  FASTER THAN n" if row["flagged"] else "") + \
             ("  OVER 8 GB" if row["over_memory"] else "")
         print(f"{row['step']:<32}{cells}  {row['exponent']:>5.2f} ({row['inherent']}){marks}")
-    total = sum(s for row in result["steps"] if not row["setup"] for s in row["seconds"])
-    print(f"study steps' time over all sizes: {total:.0f} s (set-up and imports apart); each step's process holds "
-          f"the imports, {result['parent_mb']:.0f} MB of the peaks")
+    total = sum(s for row in result["steps"] if not (row["setup"] or row["projected"]) for s in row["seconds"])
+    print(f"measured study steps over all sizes: {total:.0f} s (set-up, projections and imports apart); each step's "
+          f"process holds the imports, {result['parent_mb']:.0f} MB of the peaks")
