@@ -1,5 +1,11 @@
-"""`python -m augreid.bench generators|reid|annotate|gpu|aa [--device cpu|cuda] [--json]`: speed of generators,
-re-ID training and the pose estimator, one GPU's projection of Table VI, and the A/A calibration of the verdicts.
+"""`python -m augreid.bench generators|reid|annotate|gpu|aa|scale [--device cpu|cuda] [--json]`: speed of generators,
+re-ID training and the pose estimator, one GPU's projection of Table VI, the A/A calibration of the verdicts, and
+a full-size rehearsal of a study's data-side steps.
+
+`scale [--out DIR] [--fractions F ...] [--config FILE]`: Market-sized synthetic sets at each fraction of
+Market-1501 (default 1/4, 1/2, 1), every data-side step of a study on each, in a process of its own, with the
+config's data-side settings and tiny models: wall time, peak memory and the growth exponent per step
+(`benchmarks/scale.py`).
 
 `gpu [--dry]`: on one GPU, at the Market-1501 configs' shapes and batches, training iterations/s of PoNA and PATN,
 their generation images/s, IDE and BoT re-ID training images/s at 256x128, data-loader images/s per worker, and the
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +51,7 @@ from augreid.benchmarks.generators import DEFAULT_LARGE_BATCH, bench_generators,
 from augreid.benchmarks.pose_estimator import bench_annotate
 from augreid.benchmarks.gpu import bench_gpu, print_gpu
 from augreid.benchmarks.reid import bench_reid, print_reid_table
+from augreid.benchmarks.scale import bench_scale, print_scale
 from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.core.errors import InputError
 
@@ -95,7 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     aa.add_argument("--differences", type=float, nargs="+", default=[0.5, 1.0, 1.5],
                     help="plan only: differences (mAP points) to detect")
     aa.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    scale = commands.add_parser("scale", help="a full-size rehearsal: every data-side step of a study on Market-sized "
+                                              "synthetic sets at several fractions; time, peak memory, growth")
+    scale.add_argument("--out", type=Path, default=Path("outputs/scale"), help="the sets and the steps' outputs")
+    scale.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0],
+                       help="of Market-1501's size, increasing (default 0.25 0.5 1)")
+    scale.add_argument("--config", type=Path, default=Path("configs/market1501.yaml"),
+                       help="its data-side settings are used, with tiny models (default configs/market1501.yaml)")
+    scale.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    if args.command == "scale":
+        result = bench_scale(args.out, args.fractions, args.config,
+                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print_scale(result)
+        return 0
     if args.command == "aa":
         return run_aa(args)
     if args.command == "gpu":

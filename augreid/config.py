@@ -112,6 +112,23 @@ class SyntheticConfig:
     junk_images: NonNegative = 60  # `-1_...` badly cropped people in bounding_box_test
     distractor_images: NonNegative = 40  # `0000_...` background crops in bounding_box_test
     background_saturation: Fraction = 1.0  # < 1 mutes the cameras' walls and ground towards grey (0: grey)
+    # exact totals (unset: whatever the per-identity draws give): the training images, the test identities' images
+    # (gallery and query) and the queries among them; `bench scale` sets Market-1501's, scaled
+    train_images: Positive | None = None
+    test_images: Positive | None = None
+    query_images: Positive | None = None
+
+    def __post_init__(self) -> None:  # checks across settings; pydantic checks each setting alone
+        for name, total, identities, (low, high) in (
+                ("train_images", self.train_images, self.train_identities, self.train_images_per_identity),
+                ("test_images", self.test_images, self.test_identities, self.test_images_per_identity)):
+            if total is not None and not identities * low <= total <= identities * high:
+                raise ValueError(f"{name} {total}: {identities} identities of {low} to {high} images hold "
+                                 f"{identities * low} to {identities * high}")
+        if self.query_images is not None and not self.test_identities <= self.query_images < (
+                self.test_images or self.test_identities * self.test_images_per_identity[0]):
+            raise ValueError(f"query_images {self.query_images}: at least one per test identity "
+                             f"({self.test_identities}), and fewer than the test images")
 
 
 GENERATOR_NAMES = ("pona", "patn", "aps", "gfla", "san")

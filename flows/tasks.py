@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -16,8 +15,8 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from augreid.config import load_config
-from augreid.core.atomic import file_sha256, files_digest
-from augreid.data.market import ANNOTATION_FILES, SPLIT_DIRS, TEST_PAIRS
+from augreid.core.atomic import file_sha256
+from augreid.data.market import TEST_PAIRS, folder_digest
 from augreid.data.pose_estimation import annotate, report_lines
 from augreid.data.synthetic import build_synthetic_market
 from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary
@@ -33,19 +32,6 @@ from augreid.training.trainer import train_generator
 from flows.workers import in_worker
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
-
-
-def folder_digest(root: str | Path) -> str:
-    """What a Market-layout folder holds: the bytes of every split's images (as `augreid.generate` digests a set)
-    and of the annotation files, so that an image replaced by another of the same size changes the key."""
-    root = Path(root)
-    digest = hashlib.sha256()
-    for folder in SPLIT_DIRS.values():
-        digest.update(f"{folder}:{files_digest((root / folder).glob('*.jpg'))}\n".encode())
-    for name in ANNOTATION_FILES.values():
-        if (root / name).is_file():
-            digest.update(file_sha256(root / name).encode())
-    return digest.hexdigest()
 
 
 def cached(task_function, out: str | Path, marker: str):

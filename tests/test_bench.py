@@ -141,3 +141,30 @@ def test_bench_gpu_dry_runs_every_measurement_on_the_cpu():
     refused = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu"], capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and refused.stderr.startswith("error: gpu: no CUDA device is available")
+
+
+def test_bench_scale_runs_every_step_at_every_size(tmp_path):
+    from augreid.benchmarks.scale import MARKET, STEPS
+
+    fractions = [0.005, 0.01, 0.02]
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "scale", "--out", str(tmp_path), "--json",
+                             "--fractions", *map(str, fractions)], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert [row["step"] for row in report["steps"]] == [step.name for step in STEPS]
+    for row in report["steps"]:
+        assert len(row["seconds"]) == len(row["peak_mb"]) == len(row["n"]) == len(fractions)
+        assert all(s > 0 for s in row["seconds"]) and all(mb > 0 for mb in row["peak_mb"])
+        assert row["n"] == sorted(set(row["n"])) and np.isfinite(row["exponent"])
+    for size, fraction in zip(report["sizes"], fractions):
+        scaled = {name: round(count * fraction) for name, count in MARKET.items()}
+        assert size["counts"] == {"train": scaled["train_images"], "query": scaled["query_images"],
+                                  "gallery": scaled["gallery_identity_images"] + scaled["junk_images"]
+                                  + scaled["distractor_images"]}
+        assert size["synthetic"]["train_identities"] == round(751 * fraction)
+
+
+def test_bench_scale_refuses_fractions_that_do_not_increase(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "scale", "--out", str(tmp_path),
+                             "--fractions", "0.5", "0.25"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: --fractions 0.5 0.25: two or more, strictly increasing, in (0, 1]"]

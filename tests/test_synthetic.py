@@ -1,9 +1,11 @@
+import dataclasses
 import hashlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from conftest import SMALL
 from PIL import Image
 
+from augreid.config import SyntheticConfig
 from augreid.core.errors import InputError
 from augreid.data.annotations import read_annotations
 from augreid.data.market import ANNOTATION_FILES, SPLIT_DIRS, is_identity, parse_name, scan_market
@@ -88,6 +91,34 @@ def test_same_seed_same_dataset_other_seed_other_dataset():
     np.testing.assert_array_equal(render(specs[0], cameras), render(again[0], again_cameras))
     _, other = plan_dataset(SMALL, seed=4)
     assert [s.name for s in specs] != [s.name for s in other]
+
+
+def test_exact_totals_give_those_counts_with_every_query_matched_in_another_camera():
+    config = dataclasses.replace(SMALL, train_images_per_identity=(2, 32), test_images_per_identity=(6, 38),
+                                 train_images=SMALL.train_identities * 17, test_images=SMALL.test_identities * 22,
+                                 query_images=SMALL.test_identities * 4 + 3)
+    _, specs = plan_dataset(config, seed=0)
+    splits = Counter(s.split for s in specs)
+    assert splits["train"] == config.train_images and splits["query"] == config.query_images
+    assert splits["gallery"] - config.junk_images - config.distractor_images == config.test_images - config.query_images
+    gallery = {(parse_name(s.name).pid, s.camera) for s in specs if s.split == "gallery"}
+    for query in (s for s in specs if s.split == "query"):
+        pid = parse_name(query.name).pid
+        assert any(p == pid and camera != query.camera for p, camera in gallery)
+    counts = Counter(parse_name(s.name).pid for s in specs if s.split == "train")
+    assert 2 <= min(counts.values()) and max(counts.values()) <= 32
+
+
+def test_totals_outside_what_the_identities_can_hold_are_refused():
+    with pytest.raises(ValueError, match="train_images 5: 4 identities of 2 to 3 images hold 8 to 12"):
+        SyntheticConfig(train_identities=4, train_images_per_identity=(2, 3), train_images=5)
+    with pytest.raises(ValueError, match="query_images 2: at least one per test identity"):
+        SyntheticConfig(test_identities=3, query_images=2)
+
+
+def test_sets_without_totals_keep_their_marker():
+    marker = synthetic_dataset._marker(SMALL, 0)
+    assert not {"train_images", "test_images", "query_images"} & set(marker["config"])
 
 
 def _digest(root):

@@ -8,12 +8,14 @@ a tag never occurs in the real sets, so generated names cannot collide with real
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from augreid.core.atomic import file_sha256, files_digest
 from augreid.core.errors import InputError
 
 JUNK_PID = -1
@@ -132,3 +134,16 @@ def scan_market(root: str | Path, splits: tuple[str, ...] = ("train", "gallery",
 def pair_names(root: str | Path) -> set[str]:
     """The names of the training and test images: those a pair of a study (a slot or a test pair) may join."""
     return set(scan_split(root, "train")["name"]) | set(scan_split(root, "gallery")["name"])
+
+
+def folder_digest(root: str | Path) -> str:
+    """What a Market-layout folder holds: the bytes of every split's images (as `augreid.generate` digests a set)
+    and of the annotation files, so that an image replaced by another of the same size changes the key."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for folder in SPLIT_DIRS.values():
+        digest.update(f"{folder}:{files_digest((root / folder).glob('*.jpg'))}\n".encode())
+    for name in ANNOTATION_FILES.values():
+        if (root / name).is_file():
+            digest.update(file_sha256(root / name).encode())
+    return digest.hexdigest()

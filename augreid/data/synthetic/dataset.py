@@ -12,7 +12,8 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ RENDERER_VERSION = 1
 MARKER = "synthetic.json"
 MARKET_IDENTITIES = 1501  # pids are drawn from Market-1501's range, so they are sparse and need relabelling
 JPEG_QUALITY = 90
+# random streams of their own for the exact totals, apart from the plan's generator
+COUNT_STREAMS, QUERY_STREAM = {"train": 5, "gallery": 7}, 11
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,46 @@ def clutter_images(config: SyntheticConfig, cameras: list[Camera], rng: np.rando
     return specs
 
 
+def counts_summing_to(total: int, identities: int, bounds: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Images per identity, uniform within `bounds`, then moved one image at a time at random identities (each
+    staying within `bounds`) until they sum to `total`."""
+    low, high = bounds
+    counts = rng.integers(low, high + 1, size=identities)
+    while (gap := total - int(counts.sum())) != 0:
+        step = int(np.sign(gap))
+        movable = np.flatnonzero((counts + step >= low) & (counts + step <= high))
+        counts[rng.choice(movable, size=min(abs(gap), len(movable)), replace=False)] += step
+    return counts
+
+
+def with_queries(specs: list[ImageSpec], target: int, rng: np.random.Generator) -> list[ImageSpec]:
+    """`target` queries among the test identities' images: extra queries go back to the gallery (each identity
+    keeps one), missing ones are drawn from cameras still holding two gallery images of their identity, so every
+    query keeps its gallery matches in the identity's other cameras."""
+    splits = [spec.split for spec in specs]
+    queries = [i for i, split in enumerate(splits) if split == "query"]
+    first = {}  # an identity's first query stays
+    for i in queries:
+        first.setdefault(parse_name(specs[i].name).pid, i)
+    extra = sorted(set(queries) - set(first.values()))
+    if len(queries) > target:
+        if len(queries) - target > len(extra):
+            raise InputError(f"query_images {target}: fewer than the test identities' one query each")
+        for i in rng.choice(extra, size=len(queries) - target, replace=False):
+            splits[i] = "gallery"
+    left = Counter((parse_name(spec.name).pid, spec.camera) for spec, split in zip(specs, splits) if split == "gallery")
+    needed = target - sum(split == "query" for split in splits)
+    for i in rng.permutation(len(specs)) if needed > 0 else ():
+        key = (parse_name(specs[i].name).pid, specs[i].camera)
+        if splits[i] == "gallery" and left[key] >= 2:
+            splits[i], left[key], needed = "query", left[key] - 1, needed - 1
+            if needed == 0:
+                break
+    if needed > 0:
+        raise InputError(f"query_images {target}: the test identities' images cannot give that many queries")
+    return [replace(spec, split=split) for spec, split in zip(specs, splits)]
+
+
 def plan_dataset(config: SyntheticConfig, seed: int) -> tuple[list[Camera], list[ImageSpec]]:
     """Cameras and every image of the data set, deterministic for a seed."""
     rng = np.random.default_rng(seed)
@@ -139,14 +182,19 @@ def plan_dataset(config: SyntheticConfig, seed: int) -> tuple[list[Camera], list
                       replace=False)
     train_pids, test_pids = sorted(pids[: config.train_identities]), sorted(pids[config.train_identities:])
     specs: list[ImageSpec] = []
-    for pids_of_split, split, (low, high) in (
-        (train_pids, "train", config.train_images_per_identity),
-        (test_pids, "gallery", config.test_images_per_identity),
+    for pids_of_split, split, (low, high), total in (
+        (train_pids, "train", config.train_images_per_identity, config.train_images),
+        (test_pids, "gallery", config.test_images_per_identity, config.test_images),
     ):
-        for pid in pids_of_split:
-            count = int(rng.integers(low, high + 1))
+        # a total's counts come from a generator of their own: sets without totals keep their draws
+        counts = (None if total is None else
+                  counts_summing_to(total, len(pids_of_split), (low, high), np.random.default_rng([seed, COUNT_STREAMS[split]])))
+        for i, pid in enumerate(pids_of_split):
+            count = int(rng.integers(low, high + 1)) if counts is None else int(counts[i])
             images = identity_images(int(pid), split, count, cameras, seed)
             specs += split_query(images, rng) if split == "gallery" else images
+    if config.query_images is not None:
+        specs = with_queries(specs, config.query_images, np.random.default_rng([seed, QUERY_STREAM]))
     specs += clutter_images(config, cameras, rng)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):  # a frame-number clash in the clutter: astronomically rare, never silent
@@ -169,7 +217,8 @@ def _render_to_file(job: tuple[ImageSpec, list[Camera], str]) -> None:
 
 def _marker(config: SyntheticConfig, seed: int) -> dict:
     return {"generator": "augreid.synthetic", "renderer_version": RENDERER_VERSION, "seed": seed,
-            "config": to_dict(config)}
+            # unset totals left out: sets built before the totals existed keep their marker
+            "config": {name: value for name, value in to_dict(config).items() if value is not None}}
 
 
 def build_synthetic_market(out: str | Path, config: SyntheticConfig = SyntheticConfig(), seed: int = 0,
