@@ -1,15 +1,12 @@
 """Threads fitted to the CPUs a run may use: affinity, a container's CPU quota, the runs beside it, an override."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from augreid.core import threads
 from augreid.core.errors import InputError
 from augreid.core.threads import thread_count, usable_cpus
-
-CHECKOUT = str(Path(__file__).parents[1])  # the subprocesses import this checkout's augreid and flows
 
 
 @pytest.fixture
@@ -61,31 +58,3 @@ def test_every_step_fits_torchs_threads_before_its_work(tmp_path):
                              env={**env, threads.OVERRIDE: "many"}, timeout=120)
     assert refused.returncode == 2 and refused.stderr == "error: AUGREID_THREADS=many: must be a whole number of " \
                                                           "threads, at least 1\n"
-
-
-def openmp_settings(command: list[str], **env: str) -> list[str]:
-    """The wait policy and spin count libgomp took when the command's processes loaded torch (it prints them)."""
-    shown = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                           env={"PATH": "/usr/bin:/bin", "OMP_DISPLAY_ENV": "VERBOSE", "PYTHONPATH": CHECKOUT, **env})
-    assert shown.returncode == 0, shown.stderr
-    return [line.strip() for line in shown.stderr.splitlines() if line.strip().startswith(("OMP_WAIT_POLICY",
-                                                                                            "GOMP_SPINCOUNT"))]
-
-
-def test_every_step_waits_passively_unless_the_user_chose_a_policy():
-    """libgomp reads the wait policy when torch loads it: augreid's import sets it before (no spinning: 0)."""
-    step = [sys.executable, "-m", "augreid.pairs", "--help"]
-    assert openmp_settings(step) == ["OMP_WAIT_POLICY = 'PASSIVE'", "GOMP_SPINCOUNT = '0'"]
-    assert openmp_settings(step, OMP_WAIT_POLICY="active") == ["OMP_WAIT_POLICY = 'ACTIVE'",
-                                                               "GOMP_SPINCOUNT = '30000000000'"]
-    torch_alone = [sys.executable, "-c", "import torch"]  # libgomp's own default spins (about 3 ms) at each wait
-    assert openmp_settings(torch_alone) == ["OMP_WAIT_POLICY = 'PASSIVE'", "GOMP_SPINCOUNT = '300000'"]
-
-
-def test_the_flows_worker_processes_wait_passively_too():
-    flow = [sys.executable, "-c", "import os\n"
-                                  "from flows.workers import in_worker, worker_processes\n"
-                                  "with worker_processes(1, 1):\n"
-                                  "    assert in_worker(os.getpid) != os.getpid()\n"]
-    assert openmp_settings(flow) == [
-        "OMP_WAIT_POLICY = 'PASSIVE'", "GOMP_SPINCOUNT = '0'"] * 2  # the flow's process, then its worker's

@@ -3,22 +3,18 @@ beside it. `AUGREID_THREADS=N` overrides the choice.
 
 The count depends on the machine, never on its momentary load, so that a seed gives the same numbers on one
 machine whatever else runs there (thread counts change the order of float sums).
-
-Waiting threads sleep (`OMP_WAIT_POLICY=PASSIVE`, set when augreid is imported, unless the user set it): by default
-libgomp spins up to about 3 ms at each barrier, and on a busy machine a thread that spins while its partner waits
-for a CPU wastes the run's share of it (2 threads on 2 cores beside 6-9 other jobs: 9 images/s instead of 180).
 """
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
-from typing import MutableMapping
+
+import torch
 
 from augreid.core.errors import InputError
 
 OVERRIDE = "AUGREID_THREADS"
-WAIT_POLICY = "OMP_WAIT_POLICY"
 CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1 = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 
@@ -54,14 +50,6 @@ def thread_count(beside: int = 1) -> int:
 
 def fit_threads(beside: int = 1) -> int:
     """Set torch's intra-op threads to `thread_count(beside)`; returns it."""
-    import torch
-
     threads = thread_count(beside)
     torch.set_num_threads(threads)
     return threads
-
-
-def wait_passively(environ: MutableMapping[str, str] = os.environ) -> None:
-    """OpenMP's waiting threads sleep instead of spinning, unless `environ` sets a wait policy of its own. libgomp
-    reads it once, when torch loads it: call this before `import torch` (augreid's `__init__` does)."""
-    environ.setdefault(WAIT_POLICY, "PASSIVE")
