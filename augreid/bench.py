@@ -4,7 +4,7 @@ calibration of the verdicts.
 
 `busy`: training images/s of one re-ID run at the thread count augreid picks, quiet and beside `--load` CPU-bound
 processes (default twice the usable CPUs), the share of its quiet speed it keeps and the share fair scheduling would
-give it (`benchmarks/busy.py`); `--omp-wait-policy unset` times it as augreid ran before it set OpenMP's wait policy.
+give it (`benchmarks/busy.py`); `--omp-wait-policy unset|passive|active` times it with that OpenMP wait policy.
 
 `gpu [--dry]`: on one GPU, at the Market-1501 configs' shapes and batches, training iterations/s of PoNA and PATN,
 their generation images/s, IDE and BoT re-ID training images/s at 256x128, data-loader images/s per worker, and the
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     busy.add_argument("--min-seconds", type=float, default=5.0, help="time each run at least this long")
     busy.add_argument("--load", type=int, help="CPU-bound background processes (default twice the usable CPUs)")
     busy.add_argument("--omp-wait-policy", choices=WAIT_POLICIES, default="augreid",
-                      help="the timed runs' OMP_WAIT_POLICY: augreid's (default: yours if set, else PASSIVE), unset "
-                           "(libgomp's default, as before augreid set it), passive or active")
+                      help="the timed runs' OpenMP waits: augreid's (default: your OMP_WAIT_POLICY and "
+                           "GOMP_SPINCOUNT as they are), unset (libgomp's default), OMP_WAIT_POLICY=passive or active")
     busy.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     annotate = commands.add_parser("annotate", help="images/s of augreid.annotate's pose estimator")
     annotate.add_argument("--data-root", required=True, type=Path, help="a Market-1501-layout folder")

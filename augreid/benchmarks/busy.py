@@ -9,11 +9,10 @@ import subprocess
 import sys
 from typing import Iterator
 
-from augreid.core.threads import WAIT_POLICY, wait_passively
-
-# what `--omp-wait-policy` may ask of the timed run's libgomp; `augreid` is what augreid's own runs get
+# what `--omp-wait-policy` may ask of the timed run's libgomp (read when torch loads it); `augreid` is the
+# environment as it is, which augreid's own runs get
 WAIT_POLICIES = ("augreid", "unset", "passive", "active")
-SPIN_COUNT = "GOMP_SPINCOUNT"
+WAIT_POLICY, SPIN_COUNT = "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"
 
 # a plain Python busy loop that ends with its parent, should the bench die without stopping it
 BUSY_LOOP = ("import os\n"
@@ -22,7 +21,7 @@ BUSY_LOOP = ("import os\n"
              "    for _ in range(1_000_000):\n"
              "        pass\n")
 
-# torch first, so that libgomp reads exactly the environment the bench gives (augreid's import would set its own)
+# torch first, so that libgomp reads exactly the environment the bench gives
 TIMED_RUN = ("import json, sys, torch\n"
              "from augreid.benchmarks.reid import reid_images_per_second\n"
              "model, height, width, batch, threads, seconds = json.loads(sys.argv[1])\n"
@@ -38,16 +37,15 @@ def proportional_share(threads: int, load: int, cpus: int) -> float:
 
 
 def run_environment(policy: str, environ: dict[str, str]) -> dict[str, str]:
-    """The timed run's environment under `--omp-wait-policy`: `unset` is libgomp's own default (how augreid ran
-    before it set a policy), `augreid` what augreid's runs get (a user's own OMP_WAIT_POLICY kept)."""
+    """The timed run's environment under `--omp-wait-policy`: `unset` is libgomp's own default (spin about 3 ms at
+    each wait), `augreid` what augreid's runs get (a user's own wait policy or spin count kept)."""
     env = dict(environ)
     if policy == "unset":
         env.pop(WAIT_POLICY, None)
         env.pop(SPIN_COUNT, None)
-    elif policy == "augreid":
-        wait_passively(env)
-    else:
+    elif policy != "augreid":
         env[WAIT_POLICY] = policy.upper()
+        env.pop(SPIN_COUNT, None)  # the policy's own spin count
     return env
 
 
