@@ -1,6 +1,10 @@
-"""`python -m augreid.bench generators|reid|annotate|gpu|aa|scale [--device cpu|cuda] [--json]`: speed of generators,
-re-ID training and the pose estimator, one GPU's projection of Table VI, the A/A calibration of the verdicts, and
-a full-size rehearsal of a study's data-side steps.
+"""`python -m augreid.bench generators|reid|busy|annotate|gpu|aa|scale [--device cpu|cuda] [--json]`: speed of
+generators, re-ID training (on a quiet and a busy machine) and the pose estimator, one GPU's projection of Table VI,
+the A/A calibration of the verdicts, and a full-size rehearsal of a study's data-side steps.
+
+`busy`: training images/s of one re-ID run at the thread count augreid picks, quiet and beside `--load` CPU-bound
+processes (default twice the usable CPUs), the share of its quiet speed it keeps and the share fair scheduling would
+give it (`benchmarks/busy.py`); `--omp-wait-policy unset|passive|active` times it with that OpenMP wait policy.
 
 `scale [--out DIR] [--fractions F ...] [--config FILE]`: Market-sized synthetic sets at each fraction of
 Market-1501 (default 1/4, 1/2, 1), every data-side step of a study on each, in a process of its own, with the
@@ -46,13 +50,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from augreid.benchmarks.busy import WAIT_POLICIES, bench_busy, print_busy
 from augreid.benchmarks.calibration_runs import aa_runs, plan_study, print_calibration
 from augreid.benchmarks.generators import DEFAULT_LARGE_BATCH, bench_generators, print_table
 from augreid.benchmarks.pose_estimator import bench_annotate
 from augreid.benchmarks.gpu import bench_gpu, print_gpu
 from augreid.benchmarks.reid import bench_reid, print_reid_table
 from augreid.benchmarks.scale import bench_scale, print_scale
-from augreid.core.cli import ArgumentParser, command, seed_number
+from augreid.core.cli import ArgumentParser, command, positive_number, seed_number
 from augreid.core.errors import InputError
 
 
@@ -78,6 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     reid.add_argument("--concurrent", type=int, default=2, help="runs side by side, one thread each (CPU)")
     reid.add_argument("--min-seconds", type=float, default=3.0)
     reid.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    busy = commands.add_parser("busy", help="re-ID training images/s on the CPU, quiet and beside CPU-bound processes")
+    busy.add_argument("--model", default="osnet_x0_25", help="a torchreid model name")
+    busy.add_argument("--height", type=positive_number, default=64)
+    busy.add_argument("--width", type=positive_number, default=32)
+    busy.add_argument("--batch", type=positive_number, default=32)
+    busy.add_argument("--min-seconds", type=float, default=5.0, help="time each run at least this long")
+    busy.add_argument("--load", type=int, help="CPU-bound background processes (default twice the usable CPUs)")
+    busy.add_argument("--omp-wait-policy", choices=WAIT_POLICIES, default="augreid",
+                      help="the timed runs' OpenMP waits: augreid's (default: your OMP_WAIT_POLICY and "
+                           "GOMP_SPINCOUNT as they are), unset (libgomp's default), OMP_WAIT_POLICY=passive or active")
+    busy.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     annotate = commands.add_parser("annotate", help="images/s of augreid.annotate's pose estimator")
     annotate.add_argument("--data-root", required=True, type=Path, help="a Market-1501-layout folder")
     annotate.add_argument("--images", type=int, default=50, help="how many of its training images to cycle through")
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_gpu(result)
         return 0
+    if args.command == "busy":
+        return run_busy(args)
     if args.command == "annotate":
         if args.images < 1:
             raise InputError(f"--images {args.images}: must be at least 1")
@@ -162,6 +180,25 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         print_table(result)
+    return 0
+
+
+def run_busy(args: argparse.Namespace) -> int:
+    from augreid.core.compat import import_torchreid
+    from augreid.core.threads import thread_count, usable_cpus
+
+    cpus = usable_cpus()
+    load = 2 * cpus if args.load is None else args.load
+    if load < 0 or args.min_seconds < 0:
+        raise InputError(f"--load {load} and --min-seconds {args.min_seconds:g} must be at least 0")
+    if args.model not in import_torchreid().reid.models.__model_factory:
+        raise InputError(f"--model: torchreid has no model '{args.model}'")
+    result = bench_busy(args.model, (args.height, args.width), args.batch, thread_count(), cpus, load,
+                        args.min_seconds, args.omp_wait_policy)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_busy(result)
     return 0
 
 

@@ -168,3 +168,62 @@ def test_bench_scale_refuses_fractions_that_do_not_increase(tmp_path):
                              "--fractions", "0.5", "0.25"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "error: --fractions 0.5 0.25: two or more, strictly increasing, in (0, 1]"]
+
+
+def test_busy_bench_reports_the_share_kept_and_the_fair_one(capsys):
+    from augreid.benchmarks.busy import print_busy, proportional_share
+    from augreid.core.threads import usable_cpus
+
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    result = subprocess.run([sys.executable, "-m", "augreid.bench", "busy", "--batch", "4", "--height", "32",
+                             "--width", "16", "--min-seconds", "0", "--load", "1", "--json"],
+                            capture_output=True, text=True, check=True, env={**env, "AUGREID_THREADS": "3"})
+    report = json.loads(result.stdout)
+    assert (report["threads"], report["load"], report["cpus"]) == (3, 1, usable_cpus())
+    assert report["omp_wait_policy"] == "augreid" and report["wait_policy_set"] is None
+    assert report["spin_count_set"] is None
+    assert report["quiet_images_per_second"] > 0 and report["loaded_images_per_second"] > 0
+    assert report["share"] == pytest.approx(report["loaded_images_per_second"] / report["quiet_images_per_second"],
+                                            rel=1e-2)  # of the figures as rounded
+    assert report["proportional_share"] == pytest.approx(proportional_share(3, 1, usable_cpus()), abs=1e-3)
+    assert report["keeps_proportional_share"] == (report["share"] >= report["proportional_share"])
+    print_busy(report)
+    shown = capsys.readouterr().out
+    assert f"share kept: {report['share']:.3f}; proportional share: {report['proportional_share']:.3f}" in shown
+    assert "beside 1 busy process:" in shown and "OMP_WAIT_POLICY=(unset) (--omp-wait-policy augreid)" in shown
+    bad = subprocess.run([sys.executable, "-m", "augreid.bench", "busy", "--load", "-1"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --load -1 and --min-seconds 5 must be at least 0")
+
+
+@pytest.mark.parametrize("threads, load, cpus, expected", [
+    (2, 4, 2, 1 / 3),  # the case: 2 threads among 6 on 2 cores get 2/3 of a CPU, of 2
+    (1, 4, 2, 2 / 5),
+    (4, 4, 2, 1 / 2),  # more threads than cores: quiet, they share the 2 cores already
+    (1, 1, 4, 1.0),  # fewer runnable threads than cores: nothing to share
+    (2, 0, 2, 1.0),
+])
+def test_proportional_share_is_the_runs_fair_part_of_its_quiet_cpus(threads, load, cpus, expected):
+    from augreid.benchmarks.busy import proportional_share
+
+    assert proportional_share(threads, load, cpus) == pytest.approx(expected)
+
+
+def test_busy_bench_times_the_wait_policy_asked_for():
+    from augreid.benchmarks.busy import run_environment
+
+    user = {"PATH": "/bin", "OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "1000"}
+    assert run_environment("augreid", user) == user  # a user's own setting is kept
+    assert run_environment("unset", user) == {"PATH": "/bin"}  # libgomp's defaults
+    assert run_environment("passive", user) == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert run_environment("active", {})["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_background_load_is_stopped_however_the_bench_ends():
+    from augreid.benchmarks.busy import background_load
+
+    with pytest.raises(KeyboardInterrupt):
+        with background_load(2) as processes:
+            assert len(processes) == 2 and all(process.poll() is None for process in processes)
+            raise KeyboardInterrupt
+    assert all(process.poll() is not None for process in processes)
