@@ -1,6 +1,6 @@
 """kill -9 at every write of generate, train_generator and reid, then a rerun: the outputs equal an uninterrupted
 run's, and no temporary file is left. `tools/kill_at_write.py` sends the SIGKILL just before the Nth rename or
-link, for every N the uninterrupted run makes."""
+link, for every N the uninterrupted run makes, each run forked from one process that has made the imports."""
 from __future__ import annotations
 
 import json
@@ -37,26 +37,36 @@ def fewest(tmp_path_factory) -> Path:
     return root
 
 
-def run(kill_at: int, module: str, *args: str, count_file: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AUGREID_THREADS": "1"}
-    return subprocess.run([sys.executable, str(KILL), str(kill_at), str(count_file), module, *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+def runs(module: str, planned: list[tuple[int, list[str]]], folder: Path) -> list[tuple[int, int | None, str]]:
+    """Each (kill point, arguments) run in turn, forked from one process: (return code, writes made, output)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    logs = [folder / f"run-{i}.log" for i in range(len(planned))]
+    plan = {"module": module, "results": str(folder / "results.json"),
+            "runs": [{"kill_at": at, "args": args, "log": str(log)} for (at, args), log in zip(planned, logs)]}
+    (folder / "plan.json").write_text(json.dumps(plan))
+    driver = subprocess.run([sys.executable, str(KILL), str(folder / "plan.json")], capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, "AUGREID_THREADS": "1"}, timeout=900)
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    results = json.loads((folder / "results.json").read_text())
+    return [(r["returncode"], r["calls"], log.read_text()) for r, log in zip(results, logs)]
 
 
 def kill_points(module: str, args: list[str], out: Path) -> int:
     """Runs the command uninterrupted into `out`; returns how many renames and links it made."""
-    count = out.parent / f"{out.name}.count"
-    finished = run(0, module, *args, "--out", str(out), count_file=count)
-    assert finished.returncode == 0, finished.stderr
-    return int(count.read_text())
+    [(code, calls, output)] = runs(module, [(0, [*args, "--out", str(out)])], out.parent / f"{out.name}.logs")
+    assert code == 0, output[-3000:]
+    return calls
 
 
-def killed_then_rerun(module: str, args: list[str], out: Path, kill_at: int, rerun: list[str] = ()) -> None:
-    count = out.parent / f"{out.name}.count"
-    killed = run(kill_at, module, *args, "--out", str(out), count_file=count)
-    assert killed.returncode == -9, f"kill point {kill_at}: not killed ({killed.returncode}) {killed.stderr[-500:]}"
-    again = run(0, module, *args, *rerun, "--out", str(out), count_file=count)
-    assert again.returncode == 0, f"rerun after kill point {kill_at}: {again.stderr[-800:]}"
+def every_kill_then_rerun(module: str, args: list[str], outs: list[Path], rerun: list[str], logs: Path) -> None:
+    """For kill point k, a run into outs[k - 1] killed at its kth write, then a rerun into the same folder."""
+    planned = []
+    for kill_at, out in enumerate(outs, start=1):
+        planned += [(kill_at, [*args, "--out", str(out)]), (0, [*args, *rerun, "--out", str(out)])]
+    results = runs(module, planned, logs)
+    for kill_at, (killed, again) in enumerate(zip(results[::2], results[1::2]), start=1):
+        assert killed[0] == -9, f"kill point {kill_at}: not killed ({killed[0]}) {killed[2][-500:]}"
+        assert again[0] == 0, f"rerun after kill point {kill_at}: {again[2][-800:]}"
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -101,9 +111,9 @@ def assert_every_kill_point_reruns_to(reference: Path, module: str, args: list[s
     points = kill_points(module, args, reference)
     assert points >= 3, f"only {points} writes: the command did not run as meant"
     expected = contents(reference)
-    for kill_at in range(1, points + 1):
-        out = tmp_path / f"killed_at_{kill_at}"
-        killed_then_rerun(module, args, out, kill_at, rerun)
+    outs = [tmp_path / f"killed_at_{kill_at}" for kill_at in range(1, points + 1)]
+    every_kill_then_rerun(module, args, outs, list(rerun), tmp_path / "logs")
+    for kill_at, out in enumerate(outs, start=1):
         assert leftovers(out) == [], f"kill point {kill_at}"
         assert contents(out) == expected, f"kill point {kill_at}: the rerun's outputs differ"
 
@@ -111,9 +121,8 @@ def assert_every_kill_point_reruns_to(reference: Path, module: str, args: list[s
 @pytest.fixture(scope="module")
 def tiny_generator(fewest, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("generator") / "pona"
-    finished = run(0, "augreid.train_generator", "--generator", "pona", "--data-root", str(fewest), "--config",
-                   str(TINY), "--out", str(out), count_file=out.parent / "count")
-    assert finished.returncode == 0, finished.stderr
+    kill_points("augreid.train_generator", ["--generator", "pona", "--data-root", str(fewest), "--config", str(TINY)],
+                out)
     return out / "generator.pt"
 
 
