@@ -58,8 +58,9 @@ demo-factors: setup
 serve: setup
 	@$(PREFECT_ENV) $(BIN)/python -m flows.serve --port $(or $(PORT),4200)
 
+# one worker per CPU, each test file on one worker (its module fixtures built once)
 test: setup
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(DEMO) .prefect

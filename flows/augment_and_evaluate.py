@@ -295,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=seed_number, nargs="+", default=[0, 1, 2],
                         help="one run per cell and seed; verdicts need two or more (default 0 1 2)")
     parser.add_argument("--output", default="outputs/flow")
-    parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: each takes "
-                                                               "its share of the cores)")
+    parser.add_argument("--parallel", type=int, default=1, help="children at once in this process (CPU: one thread "
+                                                               "each, so up to the usable CPUs)")
     parser.add_argument("--condition", choices=MODES, help="nearest or random (default: the config's)")
     parser.add_argument("--factors", type=int, nargs="+", default=[],
                         help="also augment the full set by each factor K (K-1 images added per image)")

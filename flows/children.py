@@ -49,7 +49,7 @@ def run_children(children: list[Child], fan_out: str | None, parallel: int = 1) 
         return _schedule(children, partial(_on_pool, fan_out), len(children))
     if parallel == 1:
         return _schedule(children, _here, 1)
-    with worker_processes(parallel, thread_count(beside=parallel)):
+    with worker_processes(parallel, thread_count()):
         return _schedule(children, _here, parallel)
 
 

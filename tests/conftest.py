@@ -1,23 +1,19 @@
 """Shared fixtures: the real Market-1501 material beside the checkout, and a small synthetic data set."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from augreid.config import SyntheticConfig
-from augreid.core.threads import OVERRIDE, fit_threads, usable_cpus
+from augreid.core.threads import fit_threads
 from augreid.data.synthetic import build_synthetic_market
 
 
 def pytest_configure(config) -> None:
-    """Under pytest-xdist each worker, and every command it starts, gets its share of the CPUs: two threads
-    contending for one core run far slower, and one thread per run keeps float sums in one order."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if workers is not None:
-        os.environ.setdefault(OVERRIDE, str(max(1, usable_cpus() // int(workers))))
-        fit_threads()
+    """Work done in the test process uses the threads a step's CLI uses (one, unless AUGREID_THREADS says), so
+    that their numbers agree bit for bit; pytest-xdist's workers then share the CPUs one each."""
+    fit_threads()
 
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

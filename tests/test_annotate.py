@@ -1,7 +1,5 @@
 """augreid.annotate: BlazePose keypoints, masks and part maps for images without annotations."""
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from augreid.data.annotations import read_annotations, write_annotations
 from augreid.data.pose import present
 from augreid.data.pose_estimation import annotate
 from augreid.data.semantic import PARTS
+from tests.tools.forked_cli import run_module
 
 TRAIN = "bounding_box_train"
 
@@ -129,9 +128,7 @@ def test_cli_refuses_bad_input_with_exit_2_and_writes_nothing(small_synthetic, t
         (root / TRAIN / "0099_c1_f0000001.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     else:
         shutil.copy(next((root / TRAIN).glob("*.jpg")), root / TRAIN / "person.jpg")
-    run = subprocess.run([sys.executable, "-m", "augreid.annotate", "--data-root", str(root)], capture_output=True,
-                         text=True)
+    run = run_module("augreid.annotate", "--data-root", str(root))
     assert run.returncode == 2 and run.stderr.startswith("error: ") and message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (root / "market-annotation-train.csv").exists()
-    assert subprocess.run([sys.executable, "-m", "augreid.annotate", "--data-root", str(tmp_path / "absent")],
-                          capture_output=True).returncode == 2
+    assert run_module("augreid.annotate", "--data-root", str(tmp_path / "absent")).returncode == 2

@@ -25,6 +25,7 @@ from augreid.protocol.plan import plan_augmentation
 from augreid.sources.external import PRESETS, ExternalImages, detect_pattern, file_name, pattern_regex, resolve_pattern
 from augreid.sources.source import GeneratorSpec
 from augreid.study.slots import export_slots
+from tests.tools.forked_cli import run_module
 
 MIRROR = Path(__file__).parent / "tools" / "mirror_generator.py"
 
@@ -135,14 +136,12 @@ def test_a_bad_folder_is_refused_before_anything_is_written(exported, small_synt
 
 def test_generate_cli_reads_a_folder_by_name_and_refuses_a_missing_one(exported, small_synthetic, tmp_path):
     _, _, results = exported
-    done = subprocess.run([sys.executable, "-m", "augreid.generate", "--portion", "0.5", "--data-root",
-                           str(small_synthetic), "--generator", "external:mirror", "--images", str(results),
-                           "--out", str(tmp_path / "aug")], capture_output=True, text=True)
+    done = run_module("augreid.generate", "--portion", "0.5", "--data-root", str(small_synthetic), "--generator",
+                      "external:mirror", "--images", str(results), "--out", str(tmp_path / "aug"))
     assert done.returncode == 0, done.stderr
     assert "= " in done.stdout and "mirror" in done.stdout and "verified" in done.stdout
-    absent = subprocess.run([sys.executable, "-m", "augreid.generate", "--portion", "0.5", "--data-root",
-                             str(small_synthetic), "--generator", "external:mirror", "--images", str(tmp_path / "no"),
-                             "--out", str(tmp_path / "aug2")], capture_output=True, text=True)
+    absent = run_module("augreid.generate", "--portion", "0.5", "--data-root", str(small_synthetic), "--generator",
+                        "external:mirror", "--images", str(tmp_path / "no"), "--out", str(tmp_path / "aug2"))
     assert absent.returncode == 2 and absent.stderr.count("\n") == 1
     assert "folder of generated images does not exist" in absent.stderr
 
@@ -181,8 +180,8 @@ def authors_results(exported, tmp_path_factory) -> Path:
 
 
 def _generate(data_root: Path, images: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "augreid.generate", "--portion", "0.5", "--data-root", str(data_root),
-                           "--images", str(images), "--out", str(out), *options], capture_output=True, text=True)
+    return run_module("augreid.generate", "--portion", "0.5", "--data-root", str(data_root), "--images", str(images),
+                      "--out", str(out), *options)
 
 
 def test_the_authors_file_names_fill_each_slot_with_its_own_files_last_panel(authors_results, small_synthetic,

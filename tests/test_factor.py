@@ -17,6 +17,7 @@ from augreid.protocol.augmented_set import augment
 from augreid.protocol.factor import canonical_poses, check_factor, factor_targets, kmeans, normalised_poses, pool_poses
 from augreid.protocol.plan import plan_by_factor
 from augreid.training.trainer import train_generator
+from tests.tools.forked_cli import run_module
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +225,7 @@ def test_images_without_a_torso_condition_by_the_policy(tmp_path, small_syntheti
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "augreid.generate", *map(str, args)], capture_output=True, text=True)
+    return run_module("augreid.generate", *map(str, args))
 
 
 def test_bad_factor_inputs_exit_2_before_writing(tmp_path, small_synthetic):

@@ -1,8 +1,6 @@
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -19,6 +17,7 @@ from augreid.protocol.conditions import pose_distances
 from augreid.protocol.plan import plan_augmentation
 from augreid.protocol.portion import keep_portion, kept_count
 from augreid.training.trainer import train_generator
+from tests.tools.forked_cli import run_module
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +207,7 @@ def test_missing_images_without_a_torso_follow_the_policy_and_are_counted(tmp_pa
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "augreid.generate", *map(str, args)], capture_output=True, text=True)
+    return run_module("augreid.generate", *map(str, args))
 
 
 def test_bad_inputs_exit_2_and_leave_the_source_untouched(tmp_path, small_synthetic, tiny_generators):

@@ -4,7 +4,6 @@ synthetic crop are committed, so these tests run on every checkout; the same fix
 (`../shared/reference/official-fixtures/`) are added where that folder is present."""
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from augreid.models import build_generator, check_architecture
 from augreid.sources.checkpoint import load_generator, save
 from augreid.sources.inference import transfer
 from augreid.sources.official import convert_official, to_official
+from tests.tools.forked_cli import run_module
 
 REPO = Path(__file__).resolve().parents[1]
 CROPS = {  # the same weights, shapes and official code on two condition crops
@@ -272,8 +272,7 @@ def test_a_width_no_generator_builds_is_refused():
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "augreid.convert", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return run_module("augreid.convert", *args, cwd=REPO, timeout=300)
 
 
 def test_cli_converts_a_fixture_and_prints_its_architecture(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from augreid.core.errors import InputError
 from augreid.core.output import check_output, check_output_file, lock_path, output_lock
+from tests.tools.forked_cli import run_module
 
 REPO = Path(__file__).parents[1]
 
@@ -94,7 +95,7 @@ def test_cli_refuses_an_output_that_is_a_file_with_exit_2(tmp_path, small_synthe
                           "--out", str(tmp_path)],
     }
     for module, args in commands.items():
-        result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True)
+        result = run_module(module, *args, cwd=REPO)
         assert result.returncode == 2, (module, result.stderr)
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, (module, result.stderr)
 

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -8,6 +6,7 @@ from augreid.data.annotations import Annotations, read_annotations, write_annota
 from augreid.data.market import parse_name
 from augreid.data.pairs import training_pairs, usable_for_pairs
 from augreid.data.pose import JOINT, MISSING
+from tests.tools.forked_cli import run_module
 
 
 def test_published_rule_gives_263632_pairs_on_the_real_train_file(real_annotations):
@@ -38,9 +37,8 @@ def test_rule_on_hand_made_annotations():
 
 def test_cli_writes_from_to_csv_and_prints_the_count(tmp_path, small_synthetic):
     out = tmp_path / "pairs.csv"
-    result = subprocess.run(
-        [sys.executable, "-m", "augreid.pairs", "--annotations", str(small_synthetic / "market-annotation-train.csv"),
-         "--out", str(out)], capture_output=True, text=True, check=True)
+    result = run_module("augreid.pairs", "--annotations", str(small_synthetic / "market-annotation-train.csv"),
+                        "--out", str(out), check=True)
     pairs = pd.read_csv(out)
     assert list(pairs.columns) == ["from", "to"]
     expected = training_pairs(read_annotations(small_synthetic / "market-annotation-train.csv"))
@@ -53,14 +51,12 @@ def test_cli_bad_annotation_file_exits_2_with_one_line(tmp_path):
     write_annotations(bad, Annotations(["0002_c1s1_000001_01.jpg"], np.zeros((1, 18, 2))))
     bad.write_text(bad.read_text().replace("[0, 0, 0, ", "[0, 0, ", 1))
     out = tmp_path / "pairs.csv"
-    result = subprocess.run([sys.executable, "-m", "augreid.pairs", "--annotations", str(bad), "--out", str(out)],
-                            capture_output=True, text=True)
+    result = run_module("augreid.pairs", "--annotations", str(bad), "--out", str(out))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {bad}:2: expected 18 keypoints_y values, got 17"]
     assert not out.exists()
     bad.write_bytes(bytes(range(256)) * 4)  # a binary file given as annotations
-    result = subprocess.run([sys.executable, "-m", "augreid.pairs", "--annotations", str(bad), "--out", str(out)],
-                            capture_output=True, text=True)
+    result = run_module("augreid.pairs", "--annotations", str(bad), "--out", str(out))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {bad}: cannot read it as a text annotation file "
                                                   "(UnicodeDecodeError)"]

@@ -1,7 +1,5 @@
 """Generation quality: the metrics against scikit-image, mask-SSIM on masked images, and `augreid.quality`."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -23,6 +21,7 @@ from augreid.metrics.pckh import head_box
 from augreid.sources.checkpoint import load_generator
 from augreid.sources.inference import transfer
 from augreid.training.trainer import train_generator
+from tests.tools.forked_cli import run_module
 
 
 def _fixed_images():
@@ -126,23 +125,20 @@ def test_cli_reads_a_published_pairs_file_and_refuses_bad_ones(small_synthetic, 
     annotations = read_annotations(small_synthetic / "market-annotation-test.csv")
     pairs = sample_pairs(annotations, 5, 0)
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
-    run = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
-                          "--checkpoint", str(tiny_checkpoint), "--pairs", str(tmp_path / "pairs.csv"),
-                          "--out", str(tmp_path / "q")], capture_output=True, text=True)
+    run = run_module("augreid.quality", "--data-root", str(small_synthetic), "--checkpoint", str(tiny_checkpoint),
+                     "--pairs", str(tmp_path / "pairs.csv"), "--out", str(tmp_path / "q"))
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "q" / "quality.json").read_text())["pairs"] == 5
     assert "| copy the condition image | 5 |" in run.stdout
 
     pd.DataFrame({"from": ["0001_c1s1_000001_00.jpg"], "to": [pairs["to"][0]]}).to_csv(tmp_path / "bad.csv", index=False)
-    bad = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
-                          "--checkpoint", str(tiny_checkpoint), "--pairs", str(tmp_path / "bad.csv"),
-                          "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    bad = run_module("augreid.quality", "--data-root", str(small_synthetic), "--checkpoint", str(tiny_checkpoint),
+                     "--pairs", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2
     assert bad.stderr.startswith(f"error: {tmp_path / 'bad.csv'}:2: 0001_c1s1_000001_00.jpg has no keypoints")
     assert not (tmp_path / "bad").exists()
-    negative = subprocess.run([sys.executable, "-m", "augreid.quality", "--data-root", str(small_synthetic),
-                               "--checkpoint", str(tiny_checkpoint), "--count", "-5", "--out", str(tmp_path / "bad")],
-                              capture_output=True, text=True)
+    negative = run_module("augreid.quality", "--data-root", str(small_synthetic), "--checkpoint",
+                          str(tiny_checkpoint), "--count", "-5", "--out", str(tmp_path / "bad"))
     assert negative.returncode == 2 and negative.stderr == "error: --count -5: must be at least 1\n"
 
 

@@ -3,10 +3,10 @@
 mangled is read as it should be."""
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.tools.forked_cli import run_module
 
 ROOT = Path(__file__).parents[1]
 SEEDED = [  # (module, the seed's flag, the other flags it needs to reach its checks)
@@ -21,7 +21,7 @@ SEEDED = [  # (module, the seed's flag, the other flags it needs to reach its ch
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return run_module(module, *args, cwd=ROOT, timeout=120)
 
 
 @pytest.mark.parametrize("module, flag, others", SEEDED, ids=[m for m, _, _ in SEEDED])

@@ -1,8 +1,6 @@
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +15,7 @@ from augreid.protocol.augmented_set import augment
 from augreid.reid import build_engine, evaluate_engine, load_imagenet_weights, train_reid
 from augreid.reid.data import market_lists
 from augreid.reid.pretrain import pretrain_backbone
+from tests.tools.forked_cli import run_module
 
 DEMO_CONFIG = load_config(Path(__file__).parents[1] / "configs" / "demo.yaml")
 DEMO = DEMO_CONFIG.reid
@@ -120,9 +119,8 @@ def test_torchreid_checkpoints_load_with_weights_only(tmp_path):
 
 
 def _cli(root, tmp_path, config=TINY):
-    return subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config", config,
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                          cwd=Path(__file__).parents[1])
+    return run_module("augreid.reid", "--data-root", str(root), "--config", config, "--out", str(tmp_path / "out"),
+                      cwd=Path(__file__).parents[1])
 
 
 def test_bad_folders_exit_2_before_training(tmp_path, small_synthetic):
@@ -156,9 +154,8 @@ def test_an_unreadable_image_exits_2_at_once_naming_it(tmp_path, small_synthetic
     image = sorted((root / split).glob("0*.jpg"))[3]
     content = image.read_bytes()
     image.write_bytes({"truncated": content[: len(content) // 2], "empty": b"", "text": b"not an image"}[damage])
-    result = subprocess.run([sys.executable, "-m", "augreid.reid", "--data-root", str(root), "--config", TINY,
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                            cwd=Path(__file__).parents[1], timeout=120)
+    result = run_module("augreid.reid", "--data-root", str(root), "--config", TINY, "--out", str(tmp_path / "out"),
+                        cwd=Path(__file__).parents[1], timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {image}: cannot read image (") and result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""Threads fitted to the CPUs a run may use: affinity, a container's CPU quota, the runs beside it, an override."""
+"""One thread per run unless overridden; the CPUs a process may use: affinity, a container's CPU quota."""
 import subprocess
 import sys
 
@@ -18,9 +18,9 @@ def four_cpus(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_a_run_takes_the_cpus_of_its_affinity_shared_with_the_runs_beside_it(four_cpus):
+def test_a_run_takes_one_thread_whatever_the_cpus_of_its_affinity(four_cpus):
     assert usable_cpus() == 4
-    assert [thread_count(beside) for beside in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    assert thread_count() == 1
 
 
 @pytest.mark.parametrize("files, expected", [
@@ -31,15 +31,15 @@ def test_a_run_takes_the_cpus_of_its_affinity_shared_with_the_runs_beside_it(fou
     ({"quota": "200000\n", "period": "100000\n"}, 2),  # cgroup v1
     ({"quota": "-1\n", "period": "100000\n"}, 4),
 ])
-def test_a_containers_cpu_quota_limits_the_threads(four_cpus, files, expected):
+def test_a_containers_cpu_quota_limits_the_usable_cpus(four_cpus, files, expected):
     for name, text in files.items():
         (four_cpus / name).write_text(text)
-    assert usable_cpus() == thread_count() == expected
+    assert usable_cpus() == expected
 
 
 def test_the_override_wins_and_a_bad_one_is_refused(four_cpus, monkeypatch):
     monkeypatch.setenv(threads.OVERRIDE, "3")
-    assert thread_count(beside=4) == 3
+    assert thread_count() == 3
     for bad in ("0", "two", "-1", ""):
         monkeypatch.setenv(threads.OVERRIDE, bad)
         with pytest.raises(InputError, match=f"^AUGREID_THREADS={bad}: must be a whole number"):
@@ -51,9 +51,9 @@ def test_every_step_fits_torchs_threads_before_its_work(tmp_path):
     probe = ("import sys, torch; from augreid.core.cli import command\n"
              "def main(argv): print(torch.get_num_threads())\n"
              "command(main)(sys.argv[1:])")
-    env = {"PATH": "/usr/bin:/bin", threads.OVERRIDE: "1"}
+    env = {"PATH": "/usr/bin:/bin", threads.OVERRIDE: "3"}
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
-    assert shown.returncode == 0 and shown.stdout.strip() == "1"
+    assert shown.returncode == 0 and shown.stdout.strip() == "3"
     refused = subprocess.run([sys.executable, "-m", "augreid.pairs", "--help"], capture_output=True, text=True,
                              env={**env, threads.OVERRIDE: "many"}, timeout=120)
     assert refused.returncode == 2 and refused.stderr == "error: AUGREID_THREADS=many: must be a whole number of " \

@@ -1,8 +1,6 @@
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from augreid.core.errors import InputError
 from augreid.models import maps_channels
 from augreid.sources.checkpoint import load_generator
 from augreid.training.trainer import learning_rate, train_generator
+from tests.tools.forked_cli import run_module
 
 TINY_ARCH = GeneratorArchitecture(blocks=1, ngf=8, ndf=8, discriminator_blocks=1)
 TINY = Config(
@@ -151,8 +150,7 @@ def test_loading_a_mismatched_or_foreign_checkpoint_is_a_clear_error(tmp_path, s
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "augreid.train_generator", *map(str, args)],
-                          capture_output=True, text=True)
+    return run_module("augreid.train_generator", *map(str, args))
 
 
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, small_synthetic):

@@ -1,8 +1,11 @@
-"""How many CPU threads a run uses: the CPUs it may use (affinity, then the cgroup's quota), shared among the runs
-beside it. `AUGREID_THREADS=N` overrides the choice.
+"""How many CPU threads a run uses: one, unless `AUGREID_THREADS=N` says otherwise; a machine's CPUs are used by
+runs side by side (the flow's `--parallel`, the CPUs a process may use counted by `usable_cpus`).
 
-The count depends on the machine, never on its momentary load, so that a seed gives the same numbers on one
-machine whatever else runs there (thread counts change the order of float sums).
+One thread per run, because on the CPU two runs of one thread each do about twice the work of one run of two
+(`bench reid`), and a run of two threads beside busy processes keeps 3-20% of its quiet speed, against 39% (a fair
+share: 40%) at one thread: libgomp's threads spin at each barrier while their partner waits for a CPU (`bench
+busy`, bench/RESULTS.md). And because a seed then gives the same numbers whatever the machine's CPU count or
+momentary load (thread counts change the order of float sums).
 """
 from __future__ import annotations
 
@@ -38,18 +41,18 @@ def cgroup_quota() -> float | None:
         return None
 
 
-def thread_count(beside: int = 1) -> int:
-    """The threads each of `beside` runs side by side should use (`AUGREID_THREADS` if set)."""
+def thread_count() -> int:
+    """The intra-op threads of one run: `AUGREID_THREADS` if set, else one."""
     override = os.environ.get(OVERRIDE)
-    if override is not None:
-        if not override.isdigit() or int(override) < 1:
-            raise InputError(f"{OVERRIDE}={override}: must be a whole number of threads, at least 1")
-        return int(override)
-    return max(1, usable_cpus() // beside)
+    if override is None:
+        return 1
+    if not override.isdigit() or int(override) < 1:
+        raise InputError(f"{OVERRIDE}={override}: must be a whole number of threads, at least 1")
+    return int(override)
 
 
-def fit_threads(beside: int = 1) -> int:
-    """Set torch's intra-op threads to `thread_count(beside)`; returns it."""
-    threads = thread_count(beside)
+def fit_threads() -> int:
+    """Set torch's intra-op threads to `thread_count()`; returns it."""
+    threads = thread_count()
     torch.set_num_threads(threads)
     return threads
