@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from augreid.benchmarks.generators import print_table
+from tests.tools.forked_cli import run_module
 
 
 def test_generators_bench_reports_every_figure(capsys, tmp_path, small_synthetic, flip_plugin):
@@ -45,31 +46,28 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "generators", "--device", "cuda"],
-                            capture_output=True, text=True)
+    result = run_module("augreid.bench", "generators", "--device", "cuda")
     assert result.returncode == 2 and result.stderr.strip() == "error: --device cuda: no CUDA device is available"
 
 
 def test_reid_bench_times_layouts_threads_and_runs_side_by_side(capsys):
     from augreid.benchmarks.reid import print_reid_table
 
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--device", "cpu", "--batch", "4",
-                             "--height", "32", "--width", "16", "--concurrent", "2", "--min-seconds", "0", "--json"],
-                            capture_output=True, text=True, check=True)
+    result = run_module("augreid.bench", "reid", "--device", "cpu", "--batch", "4", "--height", "32", "--width", "16",
+                        "--concurrent", "2", "--min-seconds", "0", "--json", check=True)
     report = json.loads(result.stdout)
     layouts = [(row["runs"], row["threads"], row["channels_last"]) for row in report["rows"]]
     assert layouts[:2] == [(1, 1, False), (1, 1, True)] and layouts[-1] == (2, 1, True)
     assert all(row["images_per_second"] > 0 for row in report["rows"])
     print_reid_table(report)
     assert "osnet_x0_25 at 32x16, batch 4" in capsys.readouterr().out
-    bad = subprocess.run([sys.executable, "-m", "augreid.bench", "reid", "--model", "vgg_nope"], capture_output=True,
-                         text=True)
+    bad = run_module("augreid.bench", "reid", "--model", "vgg_nope")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --model: torchreid has no model 'vgg_nope'"
 
 
 def test_annotate_bench_times_the_estimator(small_synthetic):
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "annotate", "--data-root", str(small_synthetic),
-                             "--images", "3", "--min-seconds", "0.2"], capture_output=True, text=True, check=True)
+    result = run_module("augreid.bench", "annotate", "--data-root", str(small_synthetic), "--images", "3",
+                        "--min-seconds", "0.2", check=True)
     figures = json.loads(result.stdout)
     assert figures["images"] == 3 and figures["estimator"].startswith("BlazePose")
     assert set(figures["images_per_second"]) == {"keypoints + mask", "+ part maps"}
@@ -87,10 +85,9 @@ def test_aa_mode_runs_a_pool_then_judges_it_against_itself(tmp_path, small_synth
     config = tmp_path / "aa.yaml"
     config.write_text("reid: {model: osnet_x0_25, pretrained: false, height: 32, width: 16, batch_size: 16, "
                       "epochs: 1, optimizer: adam, lr: 0.003, workers: 0, preload: true}\n")
-    command = [sys.executable, "-m", "augreid.bench", "aa", "--data-root", str(small_synthetic), "--config",
-               str(config), "--out", str(tmp_path / "aa"), "--runs", "6", "--first-seed", "10", "--seeds-per-arm", "3",
-               "--comparisons", "4", "--json"]
-    first = subprocess.run(command, capture_output=True, text=True, check=True)
+    command = ["aa", "--data-root", str(small_synthetic), "--config", str(config), "--out", str(tmp_path / "aa"),
+               "--runs", "6", "--first-seed", "10", "--seeds-per-arm", "3", "--comparisons", "4", "--json"]
+    first = run_module("augreid.bench", *command, check=True)
     report = json.loads(first.stdout)
     tables = [pd.read_csv(tmp_path / "aa" / f"seed_{s}" / "per_query.csv") for s in range(10, 16)]
     run_map = [round(100 * t["ap"].mean(), 2) for t in tables]
@@ -103,7 +100,7 @@ def test_aa_mode_runs_a_pool_then_judges_it_against_itself(tmp_path, small_synth
     assert (report["disjoint_false_positives"], report["false_positives"]) == (positives[0], sum(positives))
     assert json.loads((tmp_path / "aa" / "aa.json").read_text())["false_positives"] == report["false_positives"]
     mtimes = [(tmp_path / "aa" / f"seed_{s}" / "metrics.json").stat().st_mtime_ns for s in range(10, 16)]
-    second = subprocess.run(command, capture_output=True, text=True, check=True)
+    second = run_module("augreid.bench", *command, check=True)
     assert "6 already there" in second.stderr
     assert mtimes == [(tmp_path / "aa" / f"seed_{s}" / "metrics.json").stat().st_mtime_ns for s in range(10, 16)]
     assert compare_arms(tables[:3], tables[3:])[2] == report["queries"]
@@ -113,8 +110,8 @@ def test_aa_plan_names_the_fewest_seeds_with_80_percent_power():
     from augreid.study.calibration import seeds_needed
     from augreid.study.statistics import detectable_difference
 
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "aa", "--run-sd", "0.5", "--query-se", "0.1",
-                             "--differences", "0.5", "1.0", "1.5", "--json"], capture_output=True, text=True, check=True)
+    result = run_module("augreid.bench", "aa", "--run-sd", "0.5", "--query-se", "0.1", "--differences", "0.5", "1.0",
+                        "1.5", "--json", check=True)
     rows = json.loads(result.stdout)
     needed = [row["seeds_per_arm"] for row in rows]
     assert needed[0] > needed[1] > needed[2] >= 2
@@ -122,15 +119,13 @@ def test_aa_plan_names_the_fewest_seeds_with_80_percent_power():
         assert detectable_difference(np.sqrt(2) * 0.5, seeds, 0.1, 3368) <= difference
         assert seeds == 2 or detectable_difference(np.sqrt(2) * 0.5, seeds - 1, 0.1, 3368) > difference
     assert seeds_needed(0.5, 0.5, 0.25, 3368) is None  # below the queries' own floor: no number of seeds will do
-    refused = subprocess.run([sys.executable, "-m", "augreid.bench", "aa", "--run-sd", "0.5"], capture_output=True,
-                             text=True)
+    refused = run_module("augreid.bench", "aa", "--run-sd", "0.5")
     assert refused.returncode == 2 and refused.stderr.startswith("error: --run-sd plans a study")
 
 
 def test_bench_gpu_dry_runs_every_measurement_on_the_cpu():
     """The GPU command's code path on small shapes: every rate measured and positive, no projection printed."""
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu", "--dry", "--json"], capture_output=True,
-                            text=True, timeout=600, env={**os.environ, "AUGREID_THREADS": "1"})
+    result = run_module("augreid.bench", "gpu", "--dry", "--json", timeout=600)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["dry"] is True and figures["device"].startswith("cpu")
@@ -138,17 +133,16 @@ def test_bench_gpu_dry_runs_every_measurement_on_the_cpu():
                                      "reid_ide", "reid_bot", "loader_per_worker"}
     assert all(rate > 0 for rate in figures["rates"].values())
     assert figures["batches"]["reid"] == {"ide": 4, "bot": 4}
-    refused = subprocess.run([sys.executable, "-m", "augreid.bench", "gpu"], capture_output=True, text=True,
-                             timeout=120)
+    refused = run_module("augreid.bench", "gpu", timeout=120)
     assert refused.returncode == 2 and refused.stderr.startswith("error: gpu: no CUDA device is available")
 
 
 def test_bench_scale_runs_every_step_at_every_size(tmp_path):
     from augreid.benchmarks.scale import MARKET, STEPS
 
-    fractions = [0.005, 0.01, 0.02]
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "scale", "--out", str(tmp_path), "--json",
-                             "--fractions", *map(str, fractions)], capture_output=True, text=True, check=True)
+    fractions = [0.005, 0.01]
+    result = run_module("augreid.bench", "scale", "--out", str(tmp_path), "--json", "--fractions", *map(str, fractions),
+                        check=True)
     report = json.loads(result.stdout)
     assert [row["step"] for row in report["steps"]] == [step.name for step in STEPS]
     for row in report["steps"]:
@@ -164,8 +158,7 @@ def test_bench_scale_runs_every_step_at_every_size(tmp_path):
 
 
 def test_bench_scale_refuses_fractions_that_do_not_increase(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "scale", "--out", str(tmp_path),
-                             "--fractions", "0.5", "0.25"], capture_output=True, text=True)
+    result = run_module("augreid.bench", "scale", "--out", str(tmp_path), "--fractions", "0.5", "0.25")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "error: --fractions 0.5 0.25: two or more, strictly increasing, in (0, 1]"]
 
@@ -175,24 +168,22 @@ def test_busy_bench_reports_the_share_kept_and_the_fair_one(capsys):
     from augreid.core.threads import usable_cpus
 
     env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    result = subprocess.run([sys.executable, "-m", "augreid.bench", "busy", "--batch", "4", "--height", "32",
-                             "--width", "16", "--min-seconds", "0", "--load", "1", "--json"],
-                            capture_output=True, text=True, check=True, env={**env, "AUGREID_THREADS": "3"})
+    result = run_module("augreid.bench", "busy", "--batch", "4", "--height", "32", "--width", "16", "--min-seconds", "0",
+                        "--load", "1", "--json", check=True, env={**env, "AUGREID_THREADS": "2"})
     report = json.loads(result.stdout)
-    assert (report["threads"], report["load"], report["cpus"]) == (3, 1, usable_cpus())
+    assert (report["threads"], report["load"], report["cpus"]) == (2, 1, usable_cpus())
     assert report["omp_wait_policy"] == "augreid" and report["wait_policy_set"] is None
     assert report["spin_count_set"] is None
     assert report["quiet_images_per_second"] > 0 and report["loaded_images_per_second"] > 0
     assert report["share"] == pytest.approx(report["loaded_images_per_second"] / report["quiet_images_per_second"],
                                             rel=1e-2)  # of the figures as rounded
-    assert report["proportional_share"] == pytest.approx(proportional_share(3, 1, usable_cpus()), abs=1e-3)
+    assert report["proportional_share"] == pytest.approx(proportional_share(2, 1, usable_cpus()), abs=1e-3)
     assert report["keeps_proportional_share"] == (report["share"] >= report["proportional_share"])
     print_busy(report)
     shown = capsys.readouterr().out
     assert f"share kept: {report['share']:.3f}; proportional share: {report['proportional_share']:.3f}" in shown
     assert "beside 1 busy process:" in shown and "OMP_WAIT_POLICY=(unset) (--omp-wait-policy augreid)" in shown
-    bad = subprocess.run([sys.executable, "-m", "augreid.bench", "busy", "--load", "-1"], capture_output=True,
-                         text=True)
+    bad = run_module("augreid.bench", "busy", "--load", "-1")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --load -1 and --min-seconds 5 must be at least 0")
 
 
