@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
+from uuid import UUID
 
 from prefect import Flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -76,7 +77,7 @@ class ChildCrashed(RuntimeError):
     """The child's process died (its machine or worker was lost), not its code: another worker may run it."""
 
 
-def crashed(task, task_run, state) -> bool:
+def crashed(_task, _task_run, state) -> bool:  # `retry_condition_fn`: retry a crashed child, not a failed one
     return isinstance(state.result(raise_on_failure=False), ChildCrashed)
 
 
@@ -105,7 +106,7 @@ def _on_pool(fan_out: str, child: Child) -> Callable[[], Counter]:
     return run
 
 
-def cancel_queued_children(parent) -> None:
+def cancel_queued_children(parent: UUID) -> None:
     """Cancel the parent's children that no worker has taken yet: after a failure they would run for nothing
     (the running ones finish, their results cached for the next run)."""
     queued = FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent]),
