@@ -238,8 +238,9 @@ def postgres():
     home = Path(tempfile.mkdtemp(prefix="augreid-postgres-"))  # not under tmp_path: `nobody` must reach it
     as_user, port, server = unprivileged(home), free_port(), None
     try:
-        subprocess.run(as_user + [str(binaries / "initdb"), "-D", str(home / "data"), "-U", "prefect",
-                                  "--auth=trust", "-E", "UTF8"], check=True, capture_output=True, timeout=120)
+        initdb = subprocess.run(as_user + [str(binaries / "initdb"), "-D", str(home / "data"), "-U", "prefect",
+                                           "--auth=trust", "-E", "UTF8"], capture_output=True, text=True, timeout=120)
+        assert initdb.returncode == 0, f"initdb failed: {initdb.stdout}{initdb.stderr}"
         server = subprocess.Popen(as_user + [str(binaries / "postgres"), "-D", str(home / "data"), "-p", str(port),
                                              "-c", f"listen_addresses={HOST}", "-k", str(home)],
                                   stdout=open(home / "postgres.log", "wb"), stderr=subprocess.STDOUT,
