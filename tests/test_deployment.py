@@ -1,21 +1,27 @@
 """End to end, as a user runs it: a real Prefect server on a free loopback port, the deployment served by
 `python -m flows.serve` (what `make serve` runs) and started with `prefect deployment run ... --watch`; then the
-work-pool scale-out of prefect.yaml with two process workers. Every process started here is stopped, also when
-a test fails."""
+work-pool scale-out of prefect.yaml with two process workers on a PostgreSQL-backed server, one of them lost. Every
+process started here is stopped, also when a test fails."""
 from __future__ import annotations
 
 import json
 import os
 import pty
+import pwd
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows.serve import HOST, api_url, start_server, stop, wait_for_api
 
@@ -98,11 +104,16 @@ def table_rows(markdown: str) -> dict[str, list[str]]:
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
 
 
-def run_deployment_cli(name: str, env: dict, params: dict) -> subprocess.CompletedProcess:
+def deployment_run_args(name: str, params: dict) -> list[str]:
     args = ["deployment", "run", name, "--watch", "--watch-interval", "2"]
     for key, value in params.items():
         args += ["--param", f"{key}={json.dumps(value)}"]
-    return prefect(args, {**env, "COLUMNS": "1000"}, timeout=RUN_TIMEOUT)  # no wrapped lines
+    return args
+
+
+def run_deployment_cli(name: str, env: dict, params: dict) -> subprocess.CompletedProcess:
+    no_wrapping = {**env, "COLUMNS": "1000"}
+    return prefect(deployment_run_args(name, params), no_wrapping, timeout=RUN_TIMEOUT)
 
 
 def test_served_deployment_runs_the_study_and_publishes_table_vi(prefect_env, processes, tmp_path):
@@ -197,38 +208,164 @@ def read_terminal(terminal: int, into: bytearray) -> None:
         into.extend(data)
 
 
-def test_work_pool_fans_cells_out_over_two_workers(prefect_env, processes, tmp_path):
-    env, url = prefect_env["env"], prefect_env["url"]
-    server = start_server(HOST, prefect_env["port"], log=str(tmp_path / "server.log"), base_env=env)  # its own home
+def postgres_binaries() -> Path | None:
+    """The folder of PostgreSQL's server programs: on PATH, else Debian's /usr/lib/postgresql/VERSION/bin (newest)."""
+    on_path = shutil.which("initdb")
+    folders = [Path(on_path).resolve().parent] if on_path else []
+    folders += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    return next((f for f in folders if all((f / name).is_file() for name in ("initdb", "postgres", "createdb"))), None)
+
+
+def unprivileged(folder: Path) -> list[str]:
+    """The prefix that runs a command as `nobody`, owner of `folder`, when this is root: PostgreSQL refuses root."""
+    if os.geteuid() != 0:
+        return []
+    nobody = pwd.getpwnam("nobody")
+    os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", "--"]
+
+
+@pytest.fixture()
+def postgres():
+    """A PostgreSQL server of its own on a free loopback port, with an empty database `prefect`; its URL for
+    Prefect. Requested before `processes`, so it stops after the Prefect server that uses it."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server (initdb, postgres) on PATH or under /usr/lib/postgresql/*/bin: install "
+                    "Debian's package `postgresql` (.ci/run does where it can)")
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root, and no `setpriv` to run PostgreSQL as an unprivileged user")
+    home = Path(tempfile.mkdtemp(prefix="augreid-postgres-"))  # not under tmp_path: `nobody` must reach it
+    as_user, port, server = unprivileged(home), free_port(), None
+    try:
+        initdb = subprocess.run(as_user + [str(binaries / "initdb"), "-D", str(home / "data"), "-U", "prefect",
+                                           "--auth=trust", "-E", "UTF8"], capture_output=True, text=True, timeout=120)
+        assert initdb.returncode == 0, f"initdb failed: {initdb.stdout}{initdb.stderr}"
+        server = subprocess.Popen(as_user + [str(binaries / "postgres"), "-D", str(home / "data"), "-p", str(port),
+                                             "-c", f"listen_addresses={HOST}", "-k", str(home)],
+                                  stdout=open(home / "postgres.log", "wb"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        create_database(binaries, port, server, home / "postgres.log")
+        yield f"postgresql+asyncpg://prefect@{HOST}:{port}/prefect"
+    finally:
+        if server is not None:
+            stop(server)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def create_database(binaries: Path, port: int, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """`createdb prefect`, once the server accepts connections."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, f"PostgreSQL exited:\n{log.read_text()[-2000:]}"
+        created = subprocess.run([str(binaries / "createdb"), "-h", HOST, "-p", str(port), "-U", "prefect",
+                                  "prefect"], capture_output=True, text=True, timeout=30)
+        if created.returncode == 0:
+            return
+        assert time.monotonic() < deadline, f"createdb failed: {created.stderr}\n{log.read_text()[-2000:]}"
+        time.sleep(0.5)
+
+
+CRASH_WITHIN = 45  # the test's automation: 1.5 heartbeats (30 s, Prefect's minimum) instead of automations.yaml's 3
+
+
+def create_crash_automation(env: dict) -> None:
+    """automations.yaml, as the docs have it created, with a shorter wait for the lost heartbeat."""
+    with open(REPO / "automations.yaml") as file:
+        automation = yaml.safe_load(file)["automations"][0]
+    automation["trigger"]["within"] = CRASH_WITHIN
+    created = prefect(["automation", "create", "--from-json", json.dumps(automation)], env)
+    assert created.returncode == 0, created.stdout + created.stderr
+
+
+def running_cell(url: str, cells: str, timeout: float = 300) -> dict:
+    """A cell's flow run that is running and whose first heartbeat the server has: a lost machine's run from
+    then on is detected (one lost before its first beat would be detected from its Running state instead)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [cells]},
+                                                                "state": {"type": {"any_": ["RUNNING"]}}}}):
+            beats = api(url, "/events/filter", {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                                                           "resource": {"id": [f"prefect.flow-run.{run['id']}"]}}})
+            if beats["events"] and run["infrastructure_pid"]:
+                return run
+        time.sleep(0.5)
+    raise TimeoutError(f"no cell ran within {timeout:.0f} s")
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def worker_of(pid: int, workers: dict[str, subprocess.Popen]) -> str:
+    """Which of the workers started the process `pid`."""
+    while pid > 1:
+        for name, worker in workers.items():
+            if worker.pid == pid:
+                return name
+        pid = parent_pid(pid)
+    raise AssertionError("the cell's process belongs to no worker")
+
+
+def kill_machine(run: dict, workers: dict[str, subprocess.Popen]) -> str:
+    """kill -9 of the worker that runs `run` and of the run's process, as a lost machine; returns the worker."""
+    pid = int(run["infrastructure_pid"].rpartition(":")[2])
+    name = worker_of(pid, workers)
+    os.kill(pid, signal.SIGKILL)
+    os.killpg(workers[name].pid, signal.SIGKILL)
+    workers[name].wait(timeout=10)
+    return name
+
+
+def state_history(url: str, run_id: str) -> list[dict]:
+    return api(url, f"/flow_run_states/?flow_run_id={run_id}")
+
+
+def test_pool_on_postgresql_survives_a_worker_killed_mid_cell(postgres, prefect_env, processes, tmp_path):
+    """prefect.yaml's pool on a PostgreSQL-backed server, with two GPU workers; one of them and its cell are
+    killed (kill -9: a lost machine). The cell is marked Crashed within the automation's bound, handed to the pool
+    again, run by the other worker, and Table VI is the in-process run's."""
+    env, url = {**prefect_env["env"], "PREFECT_API_DATABASE_CONNECTION_URL": postgres}, prefect_env["url"]
+    server = start_server(HOST, prefect_env["port"], log=str(tmp_path / "server.log"), base_env=env)
     processes.append(server)
     wait_for_api(url, server)
-    server_env = {**env}
-    created = prefect(["work-pool", "create", "augreid", "--type", "process"], server_env)
-    assert created.returncode == 0, created.stdout + created.stderr
-    deployed = prefect(["--no-prompt", "deploy", "--all"], server_env)
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    for gpu in ("0", "1"):  # one worker per GPU, as documented; on CPU the variable only labels the worker
-        spawn(processes, PREFECT + ["worker", "start", "--pool", "augreid", "--work-queue", "gpu", "--limit", "1",
-                                    "--name", f"gpu-{gpu}"], {**env, "CUDA_VISIBLE_DEVICES": gpu},
-              tmp_path / f"worker-{gpu}.log")
+    for args in (["work-pool", "create", "augreid", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
+        done = prefect(args, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    create_crash_automation(env)
+    workers = {gpu: spawn(processes, PREFECT + ["worker", "start", "--pool", "augreid", "--work-queue", "gpu",
+                                                "--limit", "1", "--name", f"gpu-{gpu}"],
+                          {**env, "CUDA_VISIBLE_DEVICES": gpu}, tmp_path / f"worker-{gpu}.log")
+               for gpu in ("0", "1")}  # one worker per GPU, as documented; on CPU the variable only labels the worker
     spawn(processes, PREFECT + ["worker", "start", "--pool", "augreid", "--work-queue", "orchestrator",
                                 "--name", "orchestrator"], env, tmp_path / "orchestrator.log")
 
-    output = tmp_path / "study"
-    run = run_deployment_cli("augment-and-evaluate/pool", env, {
-        "config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none", "duplicate"], "seeds": [0],
-        "output": str(output)})
-    logs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:] + logs
+    study = {"config": str(TINY), "portions": [0.5, 1.0], "generators": ["pona", "none", "duplicate"], "seeds": [0]}
+    run = spawn(processes, PREFECT + deployment_run_args("augment-and-evaluate/pool", {
+        **study, "output": str(tmp_path / "pool")}), {**env, "COLUMNS": "1000"}, tmp_path / "run.log")
+    cells = api(url, "/deployments/name/augment-and-reid/pool")["id"]
+    victim = running_cell(url, cells)
+    killed = kill_machine(victim, workers)
+    killed_at = time.time()
+    in_process = spawn(processes, [sys.executable, "-m", "flows.augment_and_evaluate", "--config", str(TINY),
+                                   "--portions", "0.5", "1.0", "--generators", "pona", "none", "duplicate",
+                                   "--seeds", "0", "--output", str(tmp_path / "in-process")],
+                       {**env, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}, tmp_path / "in-process.log")
+    assert run.wait(timeout=RUN_TIMEOUT) == 0, "".join(p.read_text()[-3000:] for p in tmp_path.glob("*.log"))
+    assert in_process.wait(timeout=RUN_TIMEOUT) == 0, (tmp_path / "in-process.log").read_text()[-3000:]
 
-    cells = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [
-        api(url, "/deployments/name/augment-and-reid/pool")["id"]]}}})
-    assert len(cells) == 4 and all(c["state_type"] == "COMPLETED" for c in cells)  # 3 generators at p=0.5, 1 shared
-    scored = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [
-        api(url, "/deployments/name/score-generator/pool")["id"]]}}})
-    assert len(scored) == 1 and scored[0]["state_type"] == "COMPLETED"  # pona's quality and identity score
-    metrics = [json.loads(p.read_text()) for p in (output / "reid").glob("*/metrics.json")]
-    assert len(metrics) == 4
-    assert {m["cuda_visible_devices"] for m in metrics} == {"0", "1"}  # both workers took cells
-    rows = table_rows(table_vi_artifact(url))
-    assert list(rows) == ["pona", "none", "duplicate"]
+    crashed = next(s for s in state_history(url, victim["id"]) if s["type"] == "CRASHED")
+    assert "No heartbeat" in crashed["message"]
+    detected = datetime.fromisoformat(crashed["timestamp"]).timestamp() - killed_at
+    assert detected < CRASH_WITHIN + 20, f"crash detected {detected:.0f} s after the kill"
+    runs = api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [cells]}}})
+    assert sorted(r["state_type"] for r in runs) == ["COMPLETED"] * 4 + ["CRASHED"]  # the crashed cell ran again
+    assert sum(r["parameters"] == victim["parameters"] for r in runs) == 2
+    survivor = ({"0", "1"} - {killed}).pop()
+    metrics = [json.loads(p.read_text()) for p in (tmp_path / "pool" / "reid").glob("*/metrics.json")]
+    assert [m["cuda_visible_devices"] for m in metrics] == [survivor] * 4  # each worker took cells; one was lost
+    pool, here = tmp_path / "pool" / "report", tmp_path / "in-process" / "report"
+    for table in ("table_vi.csv", "table_vi.md"):
+        assert (pool / table).read_text() == (here / table).read_text()
+    assert list(table_rows((tmp_path / "pool" / "report" / "table_vi.md").read_text())) == ["pona", "none", "duplicate"]

@@ -9,17 +9,26 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import shutil  # noqa: E402
+import threading  # noqa: E402
+from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from prefect import flow, get_client  # noqa: E402
+from prefect.client.schemas.objects import StateType  # noqa: E402
+from prefect.context import FlowRunContext  # noqa: E402
+from prefect.deployments import run_deployment  # noqa: E402
 from prefect.exceptions import ParameterTypeError  # noqa: E402
+from prefect.states import Completed, Crashed, Failed  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from augreid.core.errors import InputError  # noqa: E402
 from augreid.core.tensors_file import tensors_digest  # noqa: E402
+from flows import children  # noqa: E402
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
 
@@ -280,6 +289,60 @@ def test_children_side_by_side_give_the_same_table_every_time(harness, tiny_conf
     assert {"data", "generator training (pona)", "generator scoring", "generation", "re-ID runs", "report"} \
         == set(runs[0]["seconds"])
     assert runs[0]["wall_seconds"] > 0
+
+
+def test_a_crashed_child_goes_back_to_the_pool_and_a_failed_one_does_not(harness, monkeypatch):
+    """A child whose machine was lost ends Crashed: it is handed to the pool again, as a new flow run that another
+    worker takes. A child that failed is not run again."""
+    states, calls = [], []
+
+    def fake_run_deployment(name, parameters, timeout):
+        calls.append(name)
+        return SimpleNamespace(id=len(calls), state=states.pop(0))
+
+    @flow
+    def parent() -> None:
+        children.hand_to_pool("cell", "augment-and-reid/pool", {})
+
+    monkeypatch.setattr(children, "run_deployment", fake_run_deployment)
+    states[:] = [Crashed(message="No heartbeat"), Completed()]
+    parent()
+    assert calls == ["augment-and-reid/pool"] * 2
+    states[:], calls[:] = [Failed(message="a bug")], []
+    with pytest.raises(RuntimeError, match="ended Failed: a bug"):
+        parent()
+    assert len(calls) == 1
+
+
+def test_a_failed_child_cancels_the_children_no_worker_has_taken(harness):
+    """The first failure stops the children still queued on the pool before the parent waits for the running
+    ones; on the server, they are the parent's flow runs that are still Scheduled."""
+    stopped = threading.Event()
+
+    def start(child):
+        if child.key == "failing":
+            return lambda: (_ for _ in ()).throw(RuntimeError("failing child"))
+        return lambda: Counter() if stopped.wait(30) else None
+
+    with pytest.raises(RuntimeError, match="failing child"):
+        children._schedule([children.Child("failing", None, dict), children.Child("queued", None, dict)], start, 2,
+                           stopped.set)
+    assert stopped.is_set()
+
+    @flow(name="queued-child")
+    def queued_child() -> None:
+        pass
+
+    @flow
+    def parent() -> list:
+        with get_client(sync_client=True) as client:
+            client.create_deployment(flow_id=client.create_flow(queued_child), name="pool")
+        queued = [run_deployment("queued-child/pool", timeout=0) for _ in range(2)]
+        children.cancel_queued_children(FlowRunContext.get().flow_run.id)
+        with get_client(sync_client=True) as client:
+            return [client.read_flow_run(run.id).state.type for run in queued]
+
+    assert parent() == [StateType.CANCELLED] * 2
 
 
 def test_flow_refuses_bad_parameters_before_training(harness, tiny_config, tmp_path):
