@@ -17,7 +17,7 @@ DEMO = Path(__file__).parents[1] / "configs" / "demo.yaml"
 SHORTER = {  # iterations of each demo recipe kept for the test
     "pona": dict(iterations=100, decay_iterations=50),
     "patn": dict(iterations=100, decay_iterations=50),
-    "aps": dict(iterations=60, decay_iterations=30),
+    "aps": dict(iterations=30, decay_iterations=15),
     "gfla": dict(iterations=60, flow_iterations=20),
     "san": dict(iterations=100, decay_iterations=50),
 }

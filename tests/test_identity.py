@@ -42,9 +42,10 @@ def test_real_targets_keep_their_identity_and_an_untrained_generator_does_not(tm
     images far better than what an untrained PoNA paints."""
     root = tmp_path / "demo"
     build_synthetic_market(root, DEMO.synthetic, seed=0, workers=2, progress=False)
-    # the demo's model from scratch (its recipe starts from a synthetic backbone): the old demo recipe's 18 epochs
-    train_reid(root, dataclasses.replace(DEMO.reid, pretrained=False, batch_size=32, epochs=18, lr=0.006,
-                                         schedule="step", stepsize=13), tmp_path / "reid", seed=0)
+    # the demo's model from scratch (its recipe starts from a synthetic backbone), 8 epochs: rank-1 28 on the
+    # real targets, 20 on the copies, 0 on the untrained generator's images
+    train_reid(root, dataclasses.replace(DEMO.reid, pretrained=False, batch_size=32, epochs=8, lr=0.006,
+                                         schedule="step", stepsize=6), tmp_path / "reid", seed=0)
     torch.manual_seed(0)
     architecture = DEMO.generators.pona
     untrained = build_generator("pona", architecture)
