@@ -21,12 +21,29 @@ BUSY_LOOP = ("import os\n"
              "    for _ in range(1_000_000):\n"
              "        pass\n")
 
-# torch first, so that libgomp reads exactly the environment the bench gives
-TIMED_RUN = ("import json, sys, torch\n"
+# torch first, so that libgomp reads exactly the environment the bench gives; the CPU seconds the process got per
+# second of its run tell the scheduler's share apart from what each CPU second achieved
+TIMED_RUN = ("import json, sys, time, torch\n"
              "from augreid.benchmarks.reid import reid_images_per_second\n"
              "model, height, width, batch, threads, seconds = json.loads(sys.argv[1])\n"
-             "print(reid_images_per_second(model, (height, width), batch, threads, True, torch.device('cpu'), "
-             "seconds))\n")
+             "wall, cpu = time.perf_counter(), time.process_time()\n"
+             "rate = reid_images_per_second(model, (height, width), batch, threads, True, torch.device('cpu'), "
+             "seconds)\n"
+             "cpus = (time.process_time() - cpu) / (time.perf_counter() - wall)\n"
+             "print(json.dumps({'images_per_second': rate, 'cpus': cpus}))\n")
+
+
+# the reference: a plain single-threaded CPU-bound process, timed the same way, shows the share any one thread keeps
+# beside the load on this machine (the scheduler's imbalance, and what a CPU second does with a busy sibling)
+REFERENCE_RUN = ("import json, sys, time\n"
+                 "seconds = json.loads(sys.argv[1])[-1]\n"
+                 "wall, cpu, loops = time.perf_counter(), time.process_time(), 0\n"
+                 "while loops < 5 or time.perf_counter() - wall < seconds:\n"
+                 "    for _ in range(100_000):\n"
+                 "        pass\n"
+                 "    loops += 1\n"
+                 "elapsed, used = time.perf_counter() - wall, time.process_time() - cpu\n"
+                 "print(json.dumps({'images_per_second': loops / elapsed, 'cpus': used / elapsed}))\n")
 
 
 def proportional_share(threads: int, load: int, cpus: int) -> float:
@@ -49,14 +66,15 @@ def run_environment(policy: str, environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def timed_run(settings: list, env: dict[str, str]) -> float:
-    """Training images/s of one fresh process (OpenMP's settings are read when it loads torch)."""
-    done = subprocess.run([sys.executable, "-c", TIMED_RUN, json.dumps(settings)], env=env, capture_output=True,
+def timed_run(settings: list, env: dict[str, str], program: str = TIMED_RUN) -> dict:
+    """Training images/s of one fresh process (OpenMP's settings are read when it loads torch), and the CPUs' worth
+    of time it got."""
+    done = subprocess.run([sys.executable, "-c", program, json.dumps(settings)], env=env, capture_output=True,
                           text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise RuntimeError(f"bench busy: the timed re-ID run failed: {last}")
-    return float(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @contextlib.contextmanager
@@ -80,15 +98,19 @@ def bench_busy(model: str, size: tuple[int, int], batch: int, threads: int, cpus
     env = run_environment(policy, os.environ)
     settings = [model, *size, batch, threads, min_seconds]
     load_average = round(os.getloadavg()[0], 2)
-    quiet = timed_run(settings, env)
+    quiet, reference_quiet = timed_run(settings, env), timed_run(settings, env, REFERENCE_RUN)
     with background_load(load):
-        loaded = timed_run(settings, env)
-    share, fair = loaded / quiet, proportional_share(threads, load, cpus)
+        loaded, reference_loaded = timed_run(settings, env), timed_run(settings, env, REFERENCE_RUN)
+    share, fair = loaded["images_per_second"] / quiet["images_per_second"], proportional_share(threads, load, cpus)
+    reference = reference_loaded["images_per_second"] / reference_quiet["images_per_second"]
     return {"model": model, "size": list(size), "batch": batch, "threads": threads, "cpus": cpus, "load": load,
             "omp_wait_policy": policy, "wait_policy_set": env.get(WAIT_POLICY), "spin_count_set": env.get(SPIN_COUNT),
-            "load_average_before": load_average, "quiet_images_per_second": round(quiet, 2),
-            "loaded_images_per_second": round(loaded, 2), "share": round(share, 3),
-            "proportional_share": round(fair, 3), "keeps_proportional_share": share >= fair}
+            "load_average_before": load_average, "quiet_images_per_second": round(quiet["images_per_second"], 2),
+            "loaded_images_per_second": round(loaded["images_per_second"], 2), "share": round(share, 3),
+            "quiet_cpus": round(quiet["cpus"], 3), "loaded_cpus": round(loaded["cpus"], 3),
+            "cpu_share": round(loaded["cpus"] / quiet["cpus"], 3),
+            "proportional_share": round(fair, 3), "keeps_proportional_share": share >= fair,
+            "reference_share": round(reference, 3), "keeps_reference_share": share >= reference}
 
 
 def print_busy(result: dict) -> None:
@@ -104,5 +126,13 @@ def print_busy(result: dict) -> None:
     print(f"beside {result['load']} busy {processes}: {result['loaded_images_per_second']:.1f} images/s")
     print(f"share kept: {result['share']:.3f}; proportional share: {result['proportional_share']:.3f} "
           f"(T*min(1, C/(T+B))/min(T,C), C={result['cpus']} T={result['threads']} B={result['load']})")
-    kept = "keeps at least" if result["keeps_proportional_share"] else "does NOT keep"
-    print(f"verdict: the run {kept} its proportional share")
+    print(f"CPU time got: {result['quiet_cpus']:.2f} CPUs quiet, {result['loaded_cpus']:.2f} beside the load, a share "
+          f"of {result['cpu_share']:.3f}; images per CPU second beside the load: "
+          f"{result['share'] / result['cpu_share']:.3f} of quiet")
+    print(f"reference: one CPU-bound Python thread beside the same load keeps {result['reference_share']:.3f}")
+    if result["keeps_proportional_share"]:
+        print("verdict: the run keeps at least its proportional share")
+    elif result["keeps_reference_share"]:
+        print("verdict: the run keeps at least what a single-threaded CPU-bound process keeps here")
+    else:
+        print("verdict: the run keeps less than its proportional share and less than a single thread's")

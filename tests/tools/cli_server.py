@@ -83,6 +83,7 @@ def serve(channel) -> None:
 
 
 def main() -> None:
+    sys.path[0] = os.getcwd()  # as `python -m` run in the checkout: its code, whatever else is installed
     channel = os.fdopen(int(sys.argv[1]), "w")
     for module in PRELOADED:
         if not hasattr(importlib.import_module(module), "__path__"):

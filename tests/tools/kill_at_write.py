@@ -74,6 +74,7 @@ def run_forked(module: str, run: dict) -> dict:
 
 
 def main() -> None:
+    sys.path[0] = os.getcwd()  # as `python -m` run in the checkout: its code, whatever else is installed
     with open(sys.argv[1]) as handle:
         plan = json.load(handle)
     importlib.import_module(plan["module"])  # its imports, once; no torch op runs before the forks
