@@ -50,23 +50,29 @@ def _divides_the_image(scale: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Poses:
-    """Where the added images' target poses come from: `pool`, or `canonical` with `count` poses."""
+    """Where the added images' target poses come from: `pool`, `canonical` with `count` poses, or `rare` with
+    `count` k-means clusters per view."""
 
     mode: str = "pool"
     count: int = 0
 
     def __str__(self) -> str:
-        return self.mode if self.mode == "pool" else f"canonical {self.count}"
+        return self.mode if self.mode == "pool" else f"{self.mode} {self.count}"
+
+
+RARE_CLUSTERS = 8  # `rare` alone: as many clusters as PN-GAN's canonical poses
 
 
 def parse_poses(text: str | list[str]) -> Poses:
-    """`pool` or `canonical N` (as one string or as the CLI's words)."""
+    """`pool`, `canonical N` or `rare [N]` (as one string or as the CLI's words)."""
     words = text.split() if isinstance(text, str) else list(text)
     if words == ["pool"]:
         return Poses()
-    if len(words) == 2 and words[0] == "canonical" and words[1].isdigit() and int(words[1]) >= 1:
-        return Poses("canonical", int(words[1]))
-    raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1")
+    if words == ["rare"]:
+        return Poses("rare", RARE_CLUSTERS)
+    if len(words) == 2 and words[0] in ("canonical", "rare") and words[1].isdigit() and int(words[1]) >= 1:
+        return Poses(words[0], int(words[1]))
+    raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1, or 'rare [N]'")
 
 
 def _increasing(epochs: tuple[int, ...]) -> tuple[int, ...]:
@@ -75,11 +81,11 @@ def _increasing(epochs: tuple[int, ...]) -> tuple[int, ...]:
     return epochs
 
 
-def _pool_or_canonical(poses: str) -> str:
+def _pose_policy(poses: str) -> str:
     try:
         parse_poses(poses)
     except InputError:
-        raise ValueError(f"must be 'pool' or 'canonical N' with N >= 1, got '{poses}'") from None
+        raise ValueError(f"must be 'pool' or 'canonical N' with N >= 1, or 'rare [N]', got '{poses}'") from None
     return poses
 
 
@@ -247,12 +253,12 @@ class AugmentationConfig:
     """How `augreid.generate` fills the missing images in the flow: which kept image conditions each (`nearest`
     pose or `random`, the paper's plainest reading of "conditioned on preserved images"), and what to do with a
     missing image whose pose lacks a shoulder or hip (`generate`, `copy` the condition, `skip` the slot); with a
-    factor K, where the added images' poses come from (`pool` or `canonical N`) and what an image without
+    factor K, where the added images' poses come from (`pool`, `canonical N` or `rare [N]`) and what an image without
     shoulders or hips adds (the same three policies)."""
 
     condition: Literal["nearest", "random"] = "nearest"
     unposed: Literal["generate", "copy", "skip"] = "generate"
-    poses: Annotated[str, AfterValidator(_pool_or_canonical)] = "pool"
+    poses: Annotated[str, AfterValidator(_pose_policy)] = "pool"
 
 
 @validated

@@ -9,8 +9,9 @@ control (`none`: the reduced set alone; `duplicate`: the condition image itself,
 filled images, `bounding_box_test/` and `query/` linked from the source), its annotation files, `manifest.csv`
 (one row per training image) and `summary.json`.
 `--factor K` (SAN's Section 5, PN-GAN; `factor.py`): keeps every training image and adds K-1 images of its person,
-each conditioned on it, in poses from the training set's pool or its N canonical poses (`--poses`); `duplicate` adds
-K-1 copies of the image itself and `none` is the original set.
+each conditioned on it, in poses from the training set's pool, its N canonical poses, or drawn against its pose
+density (`rare`, `--poses`); `duplicate` adds K-1 copies of the image itself and `none` is the original set. The
+summary holds the entropy of the pose clusters' occupancy, before and after (`pose_entropy.py`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.core.errors import InputError
 from augreid.protocol.augmented_set import CONTROLS, DEMO_ROOT, augment
 from augreid.protocol.plan import unposed_line
+from augreid.protocol.pose_entropy import entropy_line
 from augreid.sources.external import EXTERNAL_PREFIX, PRESETS
 from augreid.sources.source import parse_generator
 
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    "K >= 2 (not with --portion)")
     parser.add_argument("--poses", nargs="+", default=["pool"], metavar="MODE",
                         help="--factor's target poses: pool (default: drawn from the training poses of other images) "
-                             "or canonical N (N k-means canonical poses, in turn)")
+                             "or canonical N (N k-means canonical poses, in turn) or rare [N] (drawn inversely to "
+                             "the size of their cluster among N k-means clusters x 3 views, default 8)")
     parser.add_argument("--data-root", type=Path, default=DEMO_ROOT / "data", help="Market-1501-layout source")
     parser.add_argument("--generator", default="pona",
                         help="pona, patn, aps, gfla, san, an installed plugin's name, external:NAME (with --images), "
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{counts['training_images']} training images (original {counts['original']}); "
           f"generated {counts['generated_now']} now in {summary['generation_seconds']} s{speed}; verified")
     print(unposed_line(summary["unposed"]))
+    if summary.get("pose_clusters"):
+        print(entropy_line(summary["pose_clusters"]))
     return 0
 
 

@@ -48,6 +48,13 @@ def has_torso(keypoints: np.ndarray) -> np.ndarray:
     return present(keypoints)[..., list(TORSO_JOINTS)].all(axis=-1)
 
 
+def torso_height(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 18, 2) poses with a torso -> (N,) distances from the shoulders' midpoint to the hips' midpoint: the
+    body's own scale, whatever its place and size in the crop."""
+    torso = keypoints[:, list(TORSO_JOINTS)].astype(float)
+    return np.linalg.norm(torso[:, :2].mean(axis=1) - torso[:, 2:].mean(axis=1), axis=-1)
+
+
 def draw_skeleton(keypoints: np.ndarray, size: tuple[int, int] = IMAGE_SIZE, width: int = 2) -> np.ndarray:
     """Coloured bones and joints on black, (H, W, 3) uint8: how pose-transfer papers show a target pose."""
     height, wide = size

@@ -27,6 +27,7 @@ from augreid.data.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, a
 from augreid.protocol.conditions import MODES
 from augreid.protocol.factor import check_factor
 from augreid.protocol.plan import UNPOSED_POLICIES, condition_counts, plan_augmentation, plan_by_factor, pose_counts
+from augreid.protocol.pose_entropy import pose_cluster_entropy
 from augreid.protocol.portion import check_portion
 from augreid.sources.source import GeneratorSpec, ImageSource, parse_generator
 
@@ -242,6 +243,8 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
                    "generated_now": len(pending) if source is not None else 0,
                    "training_images": len(manifest)},
         "unposed": (pose_counts if factor == 1 else condition_counts)(train, manifest, annotations, run["unposed"]),
+        **({"pose_clusters": pose_cluster_entropy(train, annotations, manifest, factor, parse_poses(run["poses"]),
+                                                  run["seed"])} if "poses" in run else {}),
         "seconds": round(time.perf_counter() - started, 2),
         "generation_seconds": round(generation_seconds, 2),
         "images_per_second": round(len(pending) / generation_seconds, 2) if generation_seconds else None,
