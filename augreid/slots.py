@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="kept portions p (none given: only the factors)")
     parser.add_argument("--factors", type=int, nargs="+", default=[], help="factors K of augmentation by K")
     parser.add_argument("--poses", nargs="+", metavar="MODE",
-                        help="the factors' poses: pool or canonical N (default: the config's, else pool)")
+                        help="the factors' poses: pool, canonical N or rare [N] (default: the config's, else pool)")
     parser.add_argument("--seeds", type=seed_number, nargs="+", default=[0])
     parser.add_argument("--condition", help="nearest or random (default: the config's, else nearest)")
     parser.add_argument("--unposed", help="generate, copy or skip (default: the config's, else generate)")

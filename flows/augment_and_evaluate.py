@@ -101,7 +101,7 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     try:
         chosen = parse_poses(poses or settings.augmentation.poses)
     except InputError:
-        raise ValueError(f"poses: '{poses}' is neither 'pool' nor 'canonical N' with N >= 1") from None
+        raise ValueError(f"poses: '{poses}' is neither 'pool' nor 'canonical N' with N >= 1 nor 'rare [N]'") from None
     if chosen.mode == "canonical" and factors and max(factors) - 1 > chosen.count:
         raise ValueError(f"factors: K = {max(factors)} adds {max(factors) - 1} poses per image, more than the "
                          f"{chosen.count} canonical poses")
@@ -218,7 +218,7 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     children run at once in this process (on a 2-core CPU, 2 runs of one core each beat one run of two).
     `condition`: which kept image conditions each generated one (default: the config's `augmentation.condition`).
     `factors`: also augment the full set by each factor K, reported in a second table (`portions` may then be
-    empty); `poses`: where the added poses come from, `pool` or `canonical N` (default: the config's).
+    empty); `poses`: where the added poses come from, `pool`, `canonical N` or `rare [N]` (default: the config's).
     `patterns`, `panels`: for a generator made elsewhere (`external:NAME=DIR`), by NAME, its files' name pattern
     (a preset or `{from}`/`{to}` text; default: the authors' names) and which panel of a strip holds the image."""
     started = time.perf_counter()
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--panel", action="append", default=[], metavar="NAME=INDEX",
                         help="the panel of external:NAME's strips that holds the image (default -1, the last)")
     parser.add_argument("--poses", nargs="+", metavar="MODE",
-                        help="the factors' added poses: pool or canonical N (default: the config's)")
+                        help="the factors' added poses: pool, canonical N or rare [N] (default: the config's)")
     args = parser.parse_args(argv)
     poses = " ".join(args.poses) if args.poses else None
     try:

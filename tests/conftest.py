@@ -50,6 +50,19 @@ def small_synthetic(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_pona(tmp_path_factory, small_synthetic) -> Path:
+    """A PoNA of the tiny architecture, trained 2 iterations on the small synthetic set: it draws an image per
+    slot, quickly."""
+    from test_train_generator import TINY
+
+    from augreid.training.trainer import train_generator
+
+    out = tmp_path_factory.mktemp("pona")
+    train_generator("pona", small_synthetic, TINY, out, seed=0, stop_after=2, progress=False)
+    return out / "generator.pt"
+
+
 EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "augreid-flip"
 
 

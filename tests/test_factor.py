@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_generate import _digest, unposed_source
-from test_train_generator import TINY
 
 from augreid.config import Poses, parse_poses
 from augreid.core.errors import InputError
@@ -16,15 +15,7 @@ from augreid.data.pose import has_torso
 from augreid.protocol.augmented_set import augment
 from augreid.protocol.factor import canonical_poses, check_factor, factor_targets, kmeans, normalised_poses, pool_poses
 from augreid.protocol.plan import plan_by_factor
-from augreid.training.trainer import train_generator
 from tests.tools.forked_cli import run_module
-
-
-@pytest.fixture(scope="module")
-def tiny_pona(tmp_path_factory, small_synthetic):
-    out = tmp_path_factory.mktemp("pona")
-    train_generator("pona", small_synthetic, TINY, out, seed=0, stop_after=2, progress=False)
-    return out / "generator.pt"
 
 
 def _source(root):

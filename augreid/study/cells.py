@@ -74,6 +74,13 @@ def finished_run(cell: dict) -> dict:
             **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}}
 
 
+def finished_pose_clusters(cell: dict) -> dict | None:
+    """An augmented set's pose-cluster entropy (`protocol/pose_entropy.py`), where its summary holds one."""
+    if cell["augmented_out"] is None:
+        return None
+    return json.loads((Path(cell["augmented_out"]) / GENERATED_SUMMARY).read_text()).get("pose_clusters")
+
+
 @dataclass(frozen=True)
 class Child:
     """One child run: `kind` is backbone, generator, score or cell; a cell has a portion or a factor."""
@@ -216,7 +223,9 @@ class Study:
                  **finished_run(c)} for c in full + self._reported_cells()]
 
     def factor_results(self) -> list[dict]:
-        return [{"generator": self.label(g), "factor": k, "seed": s, **finished_run(self.factor_cell(g, k, s))}
+        """The factor table's finished runs, each with its set's pose-cluster entropy (None for the controls)."""
+        return [{"generator": self.label(g), "factor": k, "seed": s, **finished_run(self.factor_cell(g, k, s)),
+                 "pose_clusters": finished_pose_clusters(self.factor_cell(g, k, s))}
                 for s in self.seeds for g in self.generators for k in self.factors if g != "real"]
 
     def quality(self) -> dict[str, dict]:

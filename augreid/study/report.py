@@ -14,6 +14,7 @@ from augreid.config import parse_poses
 from augreid.core.atomic import atomic_write_text
 from augreid.evaluation.gallery import write_gallery
 from augreid.evaluation.quality import identity_summary, quality_table
+from augreid.protocol.pose_entropy import entropy_notes
 from augreid.study.comparisons import (cell_intervals, cell_marks, compare_cells, legend, verdict_lines,
                                        write_comparisons)
 from augreid.study.table_vi import AXES, LEADING, cells_note, results_frame, summarise, to_markdown, write_report
@@ -54,11 +55,15 @@ def protocol_note(results: list[dict], filling: dict) -> str:
 def factor_note(results: list[dict], filling: dict) -> str:
     """Augmentation by K: where the added poses came from, the unposed policy, what `none` is, the budget."""
     poses = parse_poses(filling["poses"])
-    source = ("drawn from the poses of other training images with shoulders and hips" if poses.mode == "pool" else
-              f"the {poses.count} canonical poses (k-means on centred, scale-normalised training poses), in turn")
+    source = {"pool": "drawn from the poses of other training images with shoulders and hips",
+              "canonical": f"the {poses.count} canonical poses (k-means on centred, scale-normalised training poses), "
+                           "in turn",
+              "rare": f"drawn inversely to the size of their pose cluster ({poses.count} k-means clusters x front, back "
+                      "and side views)"}[poses.mode]
+    entropy = "".join(f" {line}." for line in entropy_notes(results))
     return (f"Every training image kept and K-1 added, conditioned on it, in poses {source}; the additions of an "
             f"image without shoulders or hips {FACTOR_UNPOSED[filling['unposed']]}. `none` is the original set (one "
-            f"run per seed, the same at every K). {budget_note(results)}")
+            f"run per seed, the same at every K). {budget_note(results)}{entropy}")
 
 
 def markdown_artifact(key: str, markdown: str, description: str) -> dict:
