@@ -28,6 +28,7 @@ from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from augreid.core.errors import InputError  # noqa: E402
 from augreid.core.tensors_file import tensors_digest  # noqa: E402
+from augreid.protocol.pose_entropy import entropy_line  # noqa: E402
 from flows import children  # noqa: E402
 from flows.augment_and_evaluate import augment_and_evaluate, check_parameters  # noqa: E402
 from flows.tasks import cached, finished_generator, folder_digest, prepare_data, reid_task  # noqa: E402
@@ -65,6 +66,9 @@ def test_bad_parameters_fail_fast(tiny_config, tmp_path):
         check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2], poses="canonical")
     with pytest.raises(ValueError, match="factors: K = 5 adds 4 poses per image, more than the 3 canonical poses"):
         check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2, 5], poses="canonical 3")
+    with pytest.raises(ValueError, match=r"^poses: 'rare x' is neither 'pool' nor 'canonical N' with N >= 1 nor "):
+        check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2], poses="rare x")
+    check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2, 9], poses="rare 3")  # K is not bounded by N
     (tmp_path / "market").mkdir()
     with pytest.raises(InputError, match="missing Market-1501 split folder 'bounding_box_train'"):
         check_parameters(tiny_config, str(tmp_path / "market"), [0.5], ["pona"], [0])
@@ -263,6 +267,9 @@ def test_flow_augments_by_a_factor_and_reports_its_table(harness, tiny_config, t
         "pona vs none at K=2", "pona vs duplicate at K=2", "duplicate vs none at K=2"]
     assert result["factor_notes"].startswith("Every training image kept and K-1 added, conditioned on it, in poses "
                                              "drawn from the poses of other training images with shoulders and hips")
+    measured = json.loads((next((tmp_path / "run" / "augmented").glob("pona_k2_*")) / "summary.json").read_text())
+    quoted = entropy_line(measured["pose_clusters"], "Pose-cluster entropy at K = 2, mean over 1 seed")
+    assert f" {quoted}.\n" in result["factor_notes"] and "added images: pool " in quoted
     for key in ("factor_markdown", "factor_csv", "factor_plot", "factor_comparisons", "factor_comparisons_csv",
                 "quality"):
         assert os.path.isfile(result["paths"][key]), key

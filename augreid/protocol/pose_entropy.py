@@ -73,5 +73,6 @@ def entropy_notes(results: list[dict]) -> list[str]:
     for (factor, policy, clusters), runs in measured.groupby(["factor", "policy", "clusters"]):
         mean = {"policy": policy, "clusters": clusters,
                 **runs[["occupied", "training", "added", "pool_added", "augmented"]].mean().round(2).to_dict()}
-        lines.append(entropy_line(mean, f"Pose-cluster entropy at K = {factor}, mean over {len(runs)} seeds"))
+        seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+        lines.append(entropy_line(mean, f"Pose-cluster entropy at K = {factor}, mean over {seeds}"))
     return lines
