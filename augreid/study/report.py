@@ -53,13 +53,14 @@ def protocol_note(results: list[dict], filling: dict) -> str:
 
 
 def factor_note(results: list[dict], filling: dict) -> str:
-    """Augmentation by K: where the added poses came from, the unposed policy, what `none` is, the budget."""
+    """Augmentation by K: where the added poses came from, the unposed policy, what `none` is, the budget, and the
+    pose-cluster entropy of the added poses."""
     poses = parse_poses(filling["poses"])
     source = {"pool": "drawn from the poses of other training images with shoulders and hips",
               "canonical": f"the {poses.count} canonical poses (k-means on centred, scale-normalised training poses), "
                            "in turn",
-              "rare": f"drawn inversely to the size of their pose cluster ({poses.count} k-means clusters x front, back "
-                      "and side views)"}[poses.mode]
+              "rare": f"drawn inversely to the size of their pose cluster ({poses.count} k-means clusters x front, "
+                      "back and side views)"}[poses.mode]
     entropy = "".join(f" {line}." for line in entropy_notes(results))
     return (f"Every training image kept and K-1 added, conditioned on it, in poses {source}; the additions of an "
             f"image without shoulders or hips {FACTOR_UNPOSED[filling['unposed']]}. `none` is the original set (one "
