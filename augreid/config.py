@@ -259,6 +259,9 @@ class AugmentationConfig:
     condition: Literal["nearest", "random"] = "nearest"
     unposed: Literal["generate", "copy", "skip"] = "generate"
     poses: Annotated[str, AfterValidator(_pose_policy)] = "pool"
+    # a filtered row's (pona+id0.5) slots whose images fail the identity filter: left empty, or filled with their
+    # condition image as `duplicate` fills (augreid/protocol/identity_filter.py)
+    filter_fill: Literal["empty", "copy"] = "empty"
 
 
 @validated

@@ -12,6 +12,10 @@ filled images, `bounding_box_test/` and `query/` linked from the source), its an
 each conditioned on it, in poses from the training set's pool, its N canonical poses, or drawn against its pose
 density (`rare`, `--poses`); `duplicate` adds K-1 copies of the image itself and `none` is the original set. The
 summary holds the entropy of the pose clusters' occupancy, before and after (`pose_entropy.py`).
+`--filter RULE --filter-model RUN` (`protocol/identity_filter.py`): builds the generator's set (at `--unfiltered`),
+then keeps only its generated images that pass the identity filter under the re-ID run RUN (`augreid.reid`'s
+folder; it must not have trained on an image the set removed: the `none` set's run of the same p and seed) in
+`--out`, the others left out or copied from their condition (`--filter-fill`).
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from augreid.config import parse_poses
 from augreid.core.cli import ArgumentParser, command, seed_number
 from augreid.core.errors import InputError
 from augreid.protocol.augmented_set import CONTROLS, DEMO_ROOT, augment
+from augreid.protocol.filtered_set import filter_set
+from augreid.protocol.identity_filter import FILLS, RULE_HELP, FilterRule, parse_rule
 from augreid.protocol.plan import unposed_line
 from augreid.protocol.pose_entropy import entropy_line
 from augreid.sources.external import EXTERNAL_PREFIX, PRESETS
@@ -57,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unposed", default="generate",
                         help="--portion: a missing image without shoulders and hips: generate (default), copy the "
                              "condition, skip; --factor: an image without them: generate its K-1, copy it, skip")
+    parser.add_argument("--filter", metavar="RULE", help=f"keep only generated images that pass the identity filter: "
+                                                        f"{RULE_HELP}")
+    parser.add_argument("--filter-model", type=Path, metavar="RUN",
+                        help="--filter: the augreid.reid run that scores them (the none set's run of the same p and "
+                             "seed; by a factor, the full set's)")
+    parser.add_argument("--filter-fill", choices=FILLS, default="empty",
+                        help="--filter: a failing image's slot left empty (default) or filled with its condition image")
+    parser.add_argument("--unfiltered", type=Path, help="--filter: where the generator's own set goes (default: "
+                                                        "OUT_unfiltered, or the default --out without --out)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
@@ -71,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--images, --pattern and --resize go with --generator external:NAME")
     if args.factor is None and args.poses != ["pool"]:
         raise InputError("--poses goes with --factor K")
-    summary = augment(args.portion, args.data_root, generator, args.checkpoint, args.seed, args.out,
+    rule = check_filter(args)
+    unfiltered_out = args.out if rule is None else args.unfiltered or (
+        args.out.with_name(f"{args.out.name}_unfiltered") if args.out else None)
+    summary = augment(args.portion, args.data_root, generator, args.checkpoint, args.seed, unfiltered_out,
                       args.condition, args.batch_size, args.device, unposed=args.unposed, factor=args.factor,
                       poses=parse_poses(args.poses))
     counts, inputs = summary["counts"], summary["inputs"]
@@ -85,7 +103,31 @@ def main(argv: list[str] | None = None) -> int:
     print(unposed_line(summary["unposed"]))
     if summary.get("pose_clusters"):
         print(entropy_line(summary["pose_clusters"]))
+    if rule is not None:
+        out = args.out or Path(f"{summary['out']}+{rule}_{args.filter_fill}")
+        filtered = filter_set(summary["out"], args.filter_model, rule, args.filter_fill, out, args.device)
+        counts = filtered["filter"]
+        print(f"{filtered['out']}: identity filter {rule} under {args.filter_model}: filtered {counts['filtered']} of "
+              f"{counts['scored']} generated images (mean score {counts['mean_score']}), slots {args.filter_fill}: "
+              f"{filtered['counts']['training_images']} training images")
     return 0
+
+
+def check_filter(args) -> FilterRule | None:
+    """The identity filter's rule, its options checked before anything is generated."""
+    if args.filter is None:
+        if args.filter_model or args.unfiltered or args.filter_fill != "empty":
+            raise InputError("--filter-model, --filter-fill and --unfiltered go with --filter RULE")
+        return None
+    rule = parse_rule(args.filter)
+    if args.generator in CONTROLS:
+        raise InputError(f"--filter: the identity filter scores generated images; --generator {args.generator} has none")
+    if args.filter_model is None:
+        raise InputError("--filter needs --filter-model RUN (the none set's augreid.reid run of the same p and seed)")
+    run = args.filter_model.parent if args.filter_model.name == "model.pt" else args.filter_model
+    if not (run / "model.pt").is_file():
+        raise InputError(f"--filter-model {args.filter_model}: not an augreid.reid run (no model.pt)")
+    return rule
 
 
 run = command(main)

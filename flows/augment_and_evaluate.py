@@ -35,6 +35,7 @@ from augreid.data.pose_estimation import images_without_keypoints
 from augreid.models import check_architecture
 from augreid.protocol.augmented_set import CONTROLS
 from augreid.protocol.conditions import MODES
+from augreid.protocol.identity_filter import split_filtered
 from augreid.reid.pretrain import BACKBONE
 from augreid.sources.external import resolve_pattern
 from augreid.sources.source import GeneratorSpec, parse_generator
@@ -42,8 +43,8 @@ from augreid.study.cells import AUGMENTED_MARKER, GENERATOR_MARKER, QUALITY_MARK
 from augreid.study.table_vi import FULL
 from flows.children import Child as ScheduledChild
 from flows.children import run_children
-from flows.tasks import (STUDY_SPLITS, augment_task, cached, prepare_data, pretrain_task, quality_task, reid_task,
-                         report_task, train_generator_task)
+from flows.tasks import (STUDY_SPLITS, augment_task, cached, filter_task, prepare_data, pretrain_task, quality_task,
+                         reid_task, report_task, train_generator_task)
 
 # Parameter types with their ranges: a served deployment's schema carries them, so the API refuses a bad value
 # (`prefect deployment run ... --param portions=[1.5]`) before a flow run exists
@@ -53,9 +54,10 @@ Parallel = Annotated[int, Field(ge=1, description="children at once on this mach
 Seed = Annotated[int, Field(ge=0, description="a seed: which images are kept, and each run's randomness")]
 # a generator: built in or a control; an installed plugin's NAME; NAME=CHECKPOINT (a built-in's or a plugin's, e.g.
 # converted published weights); external:NAME=DIR (images made elsewhere). Which plugins exist is the business of
-# the machine that runs the flow (a pool's workers may have others), so the schema checks only the form.
+# the machine that runs the flow (a pool's workers may have others), so the schema checks only the form. Any of
+# them may carry an identity filter: NAME+idT or NAME+topQ.
 Generator = Union[Literal[(*GENERATOR_NAMES, *CONTROLS)],
-                  Annotated[str, Field(pattern=r"^(?:external:[a-z0-9]+=.+|[a-z0-9]+(?:=.+)?)$")]]
+                  Annotated[str, Field(pattern=r"^(?:external:[a-z0-9]+=.+|[a-z0-9]+(?:=.+)?|.+\+(?:id|top)[0-9.]+)$")]]
 Condition = Literal[MODES]
 
 DEFAULT_PORTIONS = [0.2, 0.4, 0.6, 0.8, 1.0]
@@ -70,8 +72,8 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
     factors = factors or []
     if parallel < 1:
         raise ValueError(f"parallel: {parallel} must be at least 1")
-    specs = generator_specs(generators, patterns, panels)
-    labels = [specs[g].label if g in specs else g for g in generators]
+    specs = generator_specs(unfiltered_generators(generators, portions), patterns, panels)
+    labels = [row_label(g, specs) for g in generators]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ValueError(f"generators: two generators are named '{repeated[0]}' (each names a row of Table VI)")
@@ -112,6 +114,31 @@ def check_parameters(config: str, data_root: str | None, portions: list[float], 
             raise ValueError(f"generators: {text}: needs an existing folder of images (external:NAME=DIR)")
         elif spec.kind != "external" and spec.path is not None and not Path(spec.path).is_file():
             raise ValueError(f"generators: {text}: checkpoint {spec.path} does not exist")
+
+
+def unfiltered_generators(generators: list[str], portions: list[float] | None = None) -> list[str]:
+    """The generators behind the rows, once each (`pona+id0.5` is `pona`'s images filtered). A filter on a
+    control, a bad rule, or a filtered row at a p < 1 without `none` (whose run is its filter model) is refused."""
+    bases = []
+    for generator in generators:
+        try:
+            base, rule = split_filtered(generator)
+        except InputError as err:
+            raise ValueError(f"generators: {err}") from None
+        if rule is not None and base in CONTROLS:
+            raise ValueError(f"generators: {generator}: the identity filter scores generated images; {base} has none")
+        if rule is not None and any(p < FULL for p in portions or []) and "none" not in generators:
+            raise ValueError(f"generators: {generator} needs none among the generators (the none run of the same p "
+                             "and seed is its filter model: it never saw a removed image)")
+        bases.append(base)
+    return list(dict.fromkeys(bases))
+
+
+def row_label(generator: str, specs: dict[str, GeneratorSpec]) -> str:
+    """A generator's Table VI row (`Study.label`), before the study exists."""
+    base, rule = split_filtered(generator)
+    label = specs[base].label if base in specs else base
+    return f"{label}+{rule}" if rule else label
 
 
 def generator_specs(generators: list[str], patterns: dict[str, str] | None = None,
@@ -192,15 +219,23 @@ def pretrain_flow(config: str, config_sha256: str, out: str) -> dict:
 @flow(name="augment-and-reid")
 def augment_and_reid(generator: str, portion: float | None, seed: int, data: dict, checkpoint: dict | None,
                      config: str, config_sha256: str, augmented_out: str | None, reid_out: str,
-                     filling: dict | None = None, factor: int | None = None, backbone: dict | None = None) -> dict:
+                     filling: dict | None = None, factor: int | None = None, backbone: dict | None = None,
+                     identity_filter: dict | None = None) -> dict:
     """One cell of Table VI: fill the missing (1 - p) with the generator (`filling`: the condition mode and the
     unposed policy), then train and evaluate re-ID. At p = 1.0 nothing is missing and re-ID trains on the data
     set itself. Or one cell of the factor table: K-1 images added per image (`filling`: the poses and the unposed
-    policy)."""
+    policy). A filtered row's cell (`identity_filter`) builds its generator's set (cached: made once), then
+    filters it."""
     seconds = {}
     if factor is not None or portion != FULL:
-        data, seconds["generation"] = timed(cached(augment_task, augmented_out, AUGMENTED_MARKER), portion, data,
-                                            generator, checkpoint, seed, augmented_out, filling, factor)
+        unfiltered = identity_filter["unfiltered"] if identity_filter else augmented_out
+        source = identity_filter["generator"] if identity_filter else generator
+        data, seconds["generation"] = timed(cached(augment_task, unfiltered, AUGMENTED_MARKER), portion, data,
+                                            source, checkpoint, seed, unfiltered, filling, factor)
+    if identity_filter:
+        cell = f"{generator} {'p=' if factor is None else 'K='}{portion if factor is None else factor:g} s{seed}"
+        data, seconds["identity filter"] = timed(cached(filter_task, augmented_out, AUGMENTED_MARKER), data,
+                                                 identity_filter, cell, augmented_out)
     _, seconds["re-ID runs"] = timed(cached(reid_task, reid_out, REID_MARKER), data, config, config_sha256, seed,
                                      reid_out, backbone)
     return seconds
@@ -243,7 +278,8 @@ def augment_and_evaluate(config: str = "configs/demo.yaml", data_root: str | Non
     backbone_out = (str(root / "backbone" / f"{reid.model}_{config_sha256[:8]}")
                     if reid.pretrained and reid.backbone == "synthetic" else None)
     study = Study(config, config_sha256, root, data, generators, portions, factors, seeds,
-                  generator_specs(generators, patterns, panels), filling, factor_filling, backbone_out)
+                  generator_specs(unfiltered_generators(generators), patterns, panels), filling, factor_filling,
+                  backbone_out, filter_fill=settings.augmentation.filter_fill)
 
     children = [ScheduledChild(child.key, CHILD_FLOWS[child.kind], partial(study.parameters, child), child.needs)
                 for child in study.children()]

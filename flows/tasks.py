@@ -21,6 +21,8 @@ from augreid.data.pose_estimation import annotate, report_lines
 from augreid.data.synthetic import build_synthetic_market
 from augreid.evaluation.quality import evaluate, identity_summary, pckh_summary
 from augreid.protocol.augmented_set import augment, generator_spec
+from augreid.protocol.filtered_set import filter_set
+from augreid.protocol.identity_filter import parse_rule
 from augreid.protocol.plan import unposed_line
 from augreid.reid import train_reid
 from augreid.reid.pretrain import pretrain_backbone
@@ -108,6 +110,19 @@ def augment_task(portion: float | None, data: dict, generator: str, checkpoint: 
     get_run_logger().info("%s %s: %d kept + %d filled = %d training images (%s)", generator, cell,
                           counts["kept"], counts["filled"], counts["training_images"], speed)
     get_run_logger().info("%s %s: %s", generator, cell, unposed_line(summary["unposed"]))
+    return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
+
+
+@task(**CACHED)
+def filter_task(unfiltered: dict, identity_filter: dict, cell: str, out: str) -> dict:
+    """The unfiltered set's generated images that pass the identity filter (`identity_filter`: rule, fill and
+    the filter's re-ID model), in `out`."""
+    summary = in_worker(filter_set, unfiltered["root"], identity_filter["model"]["run"],
+                        parse_rule(identity_filter["rule"]), identity_filter["fill"], out)
+    counts = summary["filter"]
+    get_run_logger().info("%s: filtered %d of %d generated images (mean score %s), slots %s: %d training images",
+                          cell, counts["filtered"], counts["scored"], counts["mean_score"], counts["fill"],
+                          summary["counts"]["training_images"])
     return {"root": out, "sha256": file_sha256(Path(out) / "manifest.csv")}
 
 

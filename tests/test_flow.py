@@ -69,6 +69,12 @@ def test_bad_parameters_fail_fast(tiny_config, tmp_path):
     with pytest.raises(ValueError, match=r"^poses: 'rare x' is neither 'pool' nor 'canonical N' with N >= 1 nor "):
         check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2], poses="rare x")
     check_parameters(tiny_config, None, [], ["pona"], [0], factors=[2, 9], poses="rare 3")  # K is not bounded by N
+    with pytest.raises(ValueError, match="generators: pona\\+id0.5 needs none among the generators"):
+        check_parameters(tiny_config, None, [0.5], ["pona", "pona+id0.5"], [0])
+    with pytest.raises(ValueError, match="generators: duplicate\\+top0.5: the identity filter scores generated"):
+        check_parameters(tiny_config, None, [0.5], ["none", "duplicate+top0.5"], [0])
+    with pytest.raises(ValueError, match="generators: identity filter 'id2': 2 is out of range"):
+        check_parameters(tiny_config, None, [0.5], ["none", "pona+id2"], [0])
     (tmp_path / "market").mkdir()
     with pytest.raises(InputError, match="missing Market-1501 split folder 'bounding_box_train'"):
         check_parameters(tiny_config, str(tmp_path / "market"), [0.5], ["pona"], [0])

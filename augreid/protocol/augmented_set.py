@@ -41,12 +41,12 @@ def demo_checkpoint(generator: str) -> Path:
     return found[-1] if found else DEMO_ROOT / "generators" / f"{generator}_*" / "generator.pt"
 
 
-def _link(source: Path, link: Path) -> None:
-    if not link.is_symlink():
-        os.symlink(source.resolve(), link)
+def link(source: Path, at: Path) -> None:
+    if not at.is_symlink():
+        os.symlink(source.resolve(), at)
 
 
-def _prepare_output(out: Path, run: dict) -> None:
+def prepare_output(out: Path, run: dict) -> None:
     """A new folder, or one holding this very run (resumed); anything else is refused."""
     run_file = out / GENERATED_RUN
     if out.is_dir():
@@ -69,11 +69,11 @@ def _prepare_output(out: Path, run: dict) -> None:
     remove_unfinished(out / SPLIT_DIRS["train"])
 
 
-def _link_evaluation_splits(source: Path, out: Path) -> None:
+def link_evaluation_splits(source: Path, out: Path) -> None:
     for split in ("gallery", "query"):
-        _link(source / SPLIT_DIRS[split], out / SPLIT_DIRS[split])
+        link(source / SPLIT_DIRS[split], out / SPLIT_DIRS[split])
         if annotation_file(source, split).is_file():
-            _link(annotation_file(source, split), annotation_file(out, split))
+            link(annotation_file(source, split), annotation_file(out, split))
 
 
 def _fill_from_source(pending: pd.DataFrame, source_dir: Path, out_dir: Path, annotations: Annotations,
@@ -213,13 +213,13 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
            source: ImageSource | None, data_root: Path, batch_size: int, device: torch.device, progress: bool) -> dict:
     started = time.perf_counter()
     generator = run["generator"]
-    _prepare_output(out, run)
-    _link_evaluation_splits(data_root, out)
+    prepare_output(out, run)
+    link_evaluation_splits(data_root, out)
     source_dir, out_dir = data_root / SPLIT_DIRS["train"], out / SPLIT_DIRS["train"]
     for name in manifest.loc[manifest["source"] == "kept", "name"]:
-        _link(source_dir / name, out_dir / name)
+        link(source_dir / name, out_dir / name)
     for name, condition in manifest.loc[manifest["source"] == "copied", ["name", "condition"]].itertuples(index=False):
-        _link(source_dir / condition, out_dir / name)
+        link(source_dir / condition, out_dir / name)
     filled = manifest[manifest["source"].isin(["generated", "copied"])]
     pending = filled[(filled["source"] == "generated") & ~filled["name"].map(lambda n: (out_dir / n).exists())]
     generation_seconds = 0.0
@@ -229,7 +229,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
     elif generator in ("duplicate", "real"):
         column = "condition" if generator == "duplicate" else "target"
         for name, source_name in zip(pending["name"], pending[column]):
-            _link(source_dir / source_name, out_dir / name)
+            link(source_dir / source_name, out_dir / name)
     write_annotations(annotation_file(out, "train"),
                       Annotations(manifest["name"].tolist(), annotations.poses(manifest["target"])))
     factor = run.get("factor", 1)

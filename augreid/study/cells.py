@@ -5,6 +5,10 @@ the report reads back. Nothing here runs anything: the flow schedules these chil
 A generator trained here names its folders by the config's and the data's digests; a cell's folder also carries
 the digest of what draws its images (checkpoint, image folder or plugin), so a changed generator never meets a
 stale set. p = 1.0 is one shared run of the full set per seed, which is also `none` at every K.
+
+A filtered row (`pona+id0.5`, `augreid/protocol/identity_filter.py`) reuses its generator's set and filters it
+with the re-ID model of the `none` run at the same p and seed (the full set's run by a factor): its cell needs
+that run, and its generator's cell when that is a row too (so the images are generated once).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from augreid.core.atomic import file_sha256, files_digest
 from augreid.core.tensors_file import tensors_digest
 from augreid.data.market import GENERATED_SUMMARY
 from augreid.protocol.augmented_set import CONTROLS
+from augreid.protocol.identity_filter import FilterRule, split_filtered
 from augreid.reid.pretrain import BACKBONE
 from augreid.sources.plugins import plugin_digest
 from augreid.sources.source import GeneratorSpec
@@ -71,7 +76,16 @@ def finished_run(cell: dict) -> dict:
     metrics = finished_reid(cell["reid_out"])
     # a run from before the rule was recorded used torchreid's
     return {"per_query": str(Path(cell["reid_out"]) / "per_query.csv"), "map_rule": metrics.get("map_rule", "torchreid"),
-            **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}}
+            **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}, **finished_filter(cell)}
+
+
+def finished_filter(cell: dict) -> dict:
+    """A filtered cell's counts (generated images scored, filtered) and how its slots were filled; nothing for
+    another cell."""
+    if "identity_filter" not in cell:
+        return {}
+    counts = json.loads((Path(cell["augmented_out"]) / AUGMENTED_MARKER).read_text())["filter"]
+    return {k: counts[k] for k in ("scored", "filtered", "fill")}
 
 
 def finished_pose_clusters(cell: dict) -> dict | None:
@@ -109,6 +123,7 @@ class Study:
     factor_filling: dict  # by a factor: the poses and the unposed policy
     backbone_out: str | None  # the synthetic backbone's folder, when re-ID starts from it
     given: dict[str, dict] = dataclasses.field(default_factory=dict)  # generators not trained here, as seen later
+    filter_fill: str = "empty"  # a filtered row's failing slots: left out, or `copy` (the condition image)
 
     def __post_init__(self) -> None:
         self.given = self.given or {g: given_generator(g, spec) for g, spec in self.specs.items()
@@ -118,8 +133,16 @@ class Study:
     def tag(self) -> str:
         return f"{self.config_sha256[:8]}_{self.data['sha256'][:8]}"
 
+    @property
+    def filtered(self) -> dict[str, tuple[str, FilterRule]]:
+        """The filtered rows, each with its generator and rule."""
+        return {g: split_filtered(g) for g in self.generators if split_filtered(g)[1] is not None}
+
     def label(self, generator: str) -> str:
-        """The generator's Table VI row: its name without `external:` and path."""
+        """The generator's Table VI row: its name without `external:` and path (a filtered one's with its rule)."""
+        if generator in self.filtered:
+            base, rule = self.filtered[generator]
+            return f"{self.label(base)}+{rule}"
         return self.specs[generator].label if generator in self.specs else generator
 
     @property
@@ -149,6 +172,9 @@ class Study:
             return dict(generator="none", portion=FULL, seed=seed, data=self.data, checkpoint=None, config=self.config,
                         config_sha256=self.config_sha256, augmented_out=None, backbone=self.backbone(),
                         reid_out=str(self.root / "reid" / f"full_s{seed}_{self.tag}"))
+        if generator in self.filtered:
+            return self._filtered_cell(generator, self.cell(self.filtered[generator][0], portion, seed),
+                                       self.filter_model(seed, portion))
         name = f"{self.label(generator)}_p{portion:g}_s{seed}_{self.filling['condition']}_{self.filling['unposed']}"
         return self._augmented_cell(generator, name, seed, self.filling, portion=portion)
 
@@ -156,6 +182,9 @@ class Study:
         """A cell of the factor table; `none` is the original set, the full set's run."""
         if generator == "none":
             return self.cell("none", FULL, seed)
+        if generator in self.filtered:
+            return self._filtered_cell(generator, self.factor_cell(self.filtered[generator][0], factor, seed),
+                                       self.filter_model(seed))
         added = "" if generator in CONTROLS else "_" + self.factor_filling["poses"].replace(" ", "")
         name = f"{self.label(generator)}_k{factor}_s{seed}{added}_{self.factor_filling['unposed']}"
         return self._augmented_cell(generator, name, seed, self.factor_filling, portion=None, factor=factor)
@@ -168,6 +197,22 @@ class Study:
                     augmented_out=str(self.root / "augmented" / name),
                     reid_out=str(self.root / "reid" / f"{name}_{self.config_sha256[:8]}"), filling=filling,
                     backbone=self.backbone())
+
+    def filter_model(self, seed: int, portion: float = FULL) -> str:
+        """The identity filter's re-ID run: `none` at the same p and seed, trained on the kept images only (no
+        removed image leaks into the filter); by a factor nothing is removed, and it is the full set's run."""
+        return self.cell("none", portion, seed)["reid_out"]
+
+    def _filtered_cell(self, generator: str, unfiltered: dict, model_out: str) -> dict:
+        """The unfiltered generator's cell, its set filtered into a folder of its own (named after the rule, the
+        filling and the filter model's weights) and trained on."""
+        base, rule = self.filtered[generator]
+        model = finished_reid_model(model_out)
+        name = f"{Path(unfiltered['augmented_out']).name}+{rule}_{self.filter_fill}_{model['sha256'][:8]}"
+        return {**unfiltered, "generator": generator, "augmented_out": str(self.root / "augmented" / name),
+                "reid_out": str(self.root / "reid" / f"{name}_{self.config_sha256[:8]}"),
+                "identity_filter": {"generator": base, "unfiltered": unfiltered["augmented_out"], "rule": str(rule),
+                                    "fill": self.filter_fill, "model": model}}
 
     @property
     def full_seeds(self) -> list[int]:
@@ -189,16 +234,22 @@ class Study:
         set's runs, the scorings, then the cells."""
         backbone = ("backbone",) if self.backbone_out else ()
 
-        def needs(generator: str) -> tuple[str, ...]:
-            return backbone + ((f"generator {generator}",) if generator in self.generator_outs else ())
+        def needs(generator: str, at: str = "", model: str = "") -> tuple[str, ...]:
+            """A cell `at` a p or K needs its generator trained; a filtered one also the filter `model`'s run and
+            its generator's cell, when that is a row too."""
+            base, rule = split_filtered(generator)
+            own = backbone + ((f"generator {base}",) if base in self.generator_outs else ())
+            return own if rule is None else own + ((f"{base} {at}",) if base in self.generators else ()) + (model,)
 
         first_full = f"full s{self.full_seeds[0]}" if self.full_seeds else None
         return ([Child("backbone", "backbone")] if self.backbone_out else []) \
             + [Child(f"generator {g}", "generator", generator=g) for g in self.generator_outs] \
             + [Child(f"full s{s}", "cell", backbone, "none", FULL, seed=s) for s in self.full_seeds] \
             + [Child(f"score {g}", "score", needs(g) + (first_full,), g) for g in self.specs] \
-            + [Child(f"{g} p={p:g} s{s}", "cell", needs(g), g, p, seed=s) for g, p, s in self.partial] \
-            + [Child(f"{g} K={k} s{s}", "cell", needs(g), g, factor=k, seed=s) for g, k, s in self.by_factor]
+            + [Child(f"{g} p={p:g} s{s}", "cell", needs(g, f"p={p:g} s{s}", f"none p={p:g} s{s}"), g, p, seed=s)
+               for g, p, s in self.partial] \
+            + [Child(f"{g} K={k} s{s}", "cell", needs(g, f"K={k} s{s}", f"full s{s}"), g, factor=k, seed=s)
+               for g, k, s in self.by_factor]
 
     def parameters(self, child: Child) -> dict:
         """The child run's parameters; called once what it needs has finished (their results are on disk)."""
@@ -239,5 +290,6 @@ class Study:
         return {g: {"augmented": out, "source": self.data["root"]} for g, out in lowest.items()}
 
     def _reported_cells(self) -> list[dict]:
-        cells = [self.cell(g, p, s) for g, p, s in self.partial if g in CONTROLS or g in self.specs]
+        cells = [self.cell(g, p, s) for g, p, s in self.partial
+                 if g in CONTROLS or g in self.specs or g in self.filtered]
         return sorted(cells, key=lambda c: (self.generators.index(c["generator"]), c["seed"], c["portion"]))

@@ -11,6 +11,8 @@ far another seed would move it.
 
 Augmentation by a factor K (`augreid/protocol/factor.py`) is compared the same way at the same K: against `none`, the
 original set (one run per seed, the same at every K), and `duplicate`, K-1 copies of each image.
+
+A filtered row (`pona+id0.5`: `augreid/protocol/identity_filter.py`) is also compared with its unfiltered generator.
 """
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from augreid.core.atomic import atomic_file, atomic_write_text
+from augreid.protocol.identity_filter import split_filtered
 from augreid.study.statistics import CONFIDENCE, SeedsAndQueries, seeds_and_queries
 from augreid.study.table_vi import AXES, FULL, LEADING, axis_of
 
 BASELINES = ("none", "duplicate")
 MARKS = {("none", "better"): "▲n", ("none", "worse"): "▼n", ("duplicate", "better"): "▲d",
-         ("duplicate", "worse"): "▼d"}
+         ("duplicate", "worse"): "▼d", ("unfiltered", "better"): "▲u", ("unfiltered", "worse"): "▼u"}
 METHOD_TEXT = ("Method (augreid/study/statistics.py): the difference has two sources of error, the training's "
                "run-to-run noise (the per-seed differences' standard error, with seeds - 1 degrees of freedom) and "
                "the choice of queries (the seed-averaged per-query differences' standard error); each is scaled by "
@@ -44,19 +47,25 @@ CONTROLS_MEANING = {"portion": ("the kept images alone", "condition images copie
                     "factor": ("the original set", "K-1 copies of each image")}
 
 
-def legend(metric: str = "map", axis: str = "portion") -> str:
-    """What the marks of Table VI (or of the factor table) mean."""
+def legend(metric: str = "map", axis: str = "portion", filtered: bool = False) -> str:
+    """What the marks of Table VI (or of the factor table) mean; `filtered`: the table has filtered rows."""
     name, symbol, (none, duplicate) = LEADING[metric][1], AXES[axis][0], CONTROLS_MEANING[axis]
+    against_unfiltered = ", ▲u / ▼u: a filtered row above / below its unfiltered generator" if filtered else ""
     return (f"▲n / ▼n: {name} above / below `none` ({none}) at the same {symbol}, ▲d / ▼d: above / below "
-            f"`duplicate` ({duplicate}); marked only where the 95% interval of the difference excludes 0. The "
-            "interval covers the training's run-to-run noise (the spread of the per-seed differences) and the choice "
-            "of queries; with one seed there is no verdict.")
+            f"`duplicate` ({duplicate}){against_unfiltered}; marked only where the 95% interval of the difference "
+            "excludes 0. The interval covers the training's run-to-run noise (the spread of the per-seed differences) "
+            "and the choice of queries; with one seed there is no verdict.")
 
 
 def comparison_pairs(generators: list[str]) -> list[tuple[str, str]]:
     """(generator, baseline) pairs to compare: each generator with each control present, `duplicate` with
-    `none`."""
-    return [(g, b) for g in generators for b in BASELINES if b in generators and g not in (b, "none")]
+    `none`, a filtered row also with its unfiltered generator when present."""
+    return [(g, b) for g in generators for b in (*BASELINES, unfiltered(g)) if b in generators and g not in (b, "none")]
+
+
+def unfiltered(generator: str) -> str:
+    """A filtered row's generator (`pona+id0.5` -> `pona`); a row that is not filtered is its own."""
+    return split_filtered(generator)[0]
 
 
 def score_matrices(tables: list[pd.DataFrame]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -141,7 +150,7 @@ def cell_marks(comparisons: pd.DataFrame) -> dict[tuple[str, float], str]:
     marks: dict[tuple[str, float], list[str]] = {}
     axis = axis_of(comparisons)
     for row in comparisons.itertuples():
-        mark = MARKS.get((row.baseline, row.verdict))
+        mark = MARKS.get((row.baseline if row.baseline in BASELINES else "unfiltered", row.verdict))
         if mark:
             marks.setdefault((row.generator, getattr(row, axis)), []).append(mark)
     return {cell: " ".join(sorted(found, key=list(MARKS.values()).index)) for cell, found in marks.items()}

@@ -67,6 +67,18 @@ def factor_note(results: list[dict], filling: dict) -> str:
             f"run per seed, the same at every K). {budget_note(results)}{entropy}")
 
 
+FILTER_NOTE = ("Identity filter (rows GEN+idT: a generated image kept if the cosine similarity of its feature to its "
+               "person's mean real feature is at least T; GEN+topQ: the best fraction Q per person), scored by the "
+               "re-ID model of `none` at the same p and seed (by a factor: of the full set). Failing slots:")
+
+
+def filter_lines(results: list[dict], axis: str) -> list[str]:
+    """One line per filtered cell: how many of its generated images the identity filter took out."""
+    fills = {"empty": "left empty", "copy": "filled with their condition image"}
+    return [f"- filtered: {r['filtered']} of {r['scored']} generated images ({r['generator']}, {AXES[axis][0]}="
+            f"{r[axis]:g}, seed {r['seed']}), {fills[r['fill']]}" for r in results if "filtered" in r]
+
+
 def markdown_artifact(key: str, markdown: str, description: str) -> dict:
     return {"kind": "markdown", "key": key, "markdown": markdown, "description": description}
 
@@ -83,7 +95,10 @@ def protocol_report(results: list[dict], generators: list[str], report: Path, no
     runs = pd.DataFrame(results)
     comparisons = compare_cells(runs, generators, metric=metric)
     marks = cell_marks(comparisons)
-    notes = f"{note}\n\n{legend(metric, axis)}" if not comparisons.empty else note
+    filtered = filter_lines(results, axis)
+    notes = f"{note}\n\n{legend(metric, axis, bool(filtered))}" if not comparisons.empty else note
+    if filtered:
+        notes += f"\n\n{FILTER_NOTE}\n" + "\n".join(filtered)
     summary = summarise(results_frame(results, axis), generators, cell_intervals(runs))
     paths = write_report(summary, report, marks=marks, notes=notes, metric=metric)
     paths.update(write_comparisons(comparisons, report, ", ".join(sorted({r["budget"] for r in results}))))
