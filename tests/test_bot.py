@@ -67,7 +67,7 @@ def test_triplet_and_id_losses_act_on_the_named_features_and_fall(bot_engine):
     images, pids = engine.parse_data_for_train(batch)
     engine.model.train()
     torch.manual_seed(0)
-    terms, logits = engine.losses(images, pids)
+    terms, logits = engine.losses(images, pids, batch)
     torch.manual_seed(0)
     again_logits, pooled = engine.model(images)
     assert torch.allclose(terms["triplet"], import_torchreid().reid.losses.TripletLoss(0.3)(pooled, pids))
@@ -76,7 +76,7 @@ def test_triplet_and_id_losses_act_on_the_named_features_and_fall(bot_engine):
     before = {name: term.item() for name, term in terms.items()}
     for _ in range(8):  # a few steps on this batch
         engine.forward_backward(batch)
-    after = {name: term.item() for name, term in engine.losses(images, pids)[0].items()}
+    after = {name: term.item() for name, term in engine.losses(images, pids, batch)[0].items()}
     assert after["id"] < before["id"] and after["triplet"] < before["triplet"], (before, after)
 
 
