@@ -14,6 +14,8 @@ from augreid.core.errors import InputError, one_line
 from augreid.protocol.augmented_set import augment
 from augreid.reid.labels import soft_cross_entropy, soft_targets
 from augreid.reid.train import train_reid
+from augreid.study.cells import finished_run
+from augreid.study.report import protocol_note
 from tests.tools.forked_cli import run_module
 
 TINY = "tests/configs/tiny.yaml"
@@ -125,3 +127,20 @@ def test_the_cli_refuses_a_bad_policy_before_reading_the_data(tmp_path):
     assert result.returncode == 2
     assert result.stderr == ("error: --generated-labels smooth 1.5: expected 'hard', 'smooth E' with 0 < E < 1, "
                              "or 'lsro'\n")
+
+
+def test_the_reports_notes_say_which_targets_the_generated_images_had(tmp_path):
+    recorded = {"mAP": 10.0, "rank1": 20.0, "steps": 4, "budget": "epochs", "map_rule": "torchreid"}
+    for name, policy in (("old", None), ("lsro", "lsro"), ("smooth", "smooth 0.2")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({**recorded, **({"generated_labels": policy}
+                                                                                if policy else {})}))
+    runs = {name: finished_run({"reid_out": str(tmp_path / name)}) for name in ("old", "lsro", "smooth")}
+    assert [run["generated_labels"] for run in runs.values()] == ["hard", "lsro", "smooth 0.2"]
+    filling = {"condition": "nearest", "unposed": "generate"}
+    assert "identity targets" not in protocol_note([runs["old"]], filling)  # hard: the notes as before
+    assert protocol_note([runs["old"], runs["lsro"]], filling).endswith(
+        " Generated images' identity targets (lsro): uniform over the training identities (LSRO, Zheng et al., "
+        "ICCV 2017).")
+    assert protocol_note([runs["smooth"]], filling).endswith(
+        " Generated images' identity targets (smooth 0.2): their identity smoothed by 0.2, on generated images only.")
