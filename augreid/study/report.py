@@ -37,9 +37,10 @@ LABELS = {"smooth": "their identity smoothed by {epsilon:g}, on generated images
 def labels_note(results: list[dict]) -> str:
     """The identity targets the generated images trained with (`reid.generated_labels`); nothing for `hard`, the
     person's own identity as real images have (a run from before the policy was recorded had it)."""
-    policies = [parse_label_policy(text) for text in sorted({r.get("generated_labels", "hard") for r in results})]
+    texts = sorted({r.get("generated_labels", "hard") for r in results} - {"hard"})
+    policies = [parse_label_policy(text) for text in texts]
     return "".join(f" Generated images' identity targets ({policy}): "
-                   f"{LABELS[policy.kind].format(epsilon=policy.epsilon)}." for policy in policies if policy.kind != "hard")
+                   f"{LABELS[policy.kind].format(epsilon=policy.epsilon)}." for policy in policies)
 
 
 def budget_note(results: list[dict]) -> str:
