@@ -75,6 +75,33 @@ def parse_poses(text: str | list[str]) -> Poses:
     raise InputError(f"--poses {' '.join(words)}: expected 'pool' or 'canonical N' with N >= 1, or 'rare [N]'")
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelPolicy:
+    """The identity targets of generated images in re-ID training (`augreid/reid/labels.py`): `hard`, `smooth`
+    with `epsilon`, or `lsro`."""
+
+    kind: str = "hard"
+    epsilon: float = 0.0
+
+    def __str__(self) -> str:
+        return f"smooth {self.epsilon:g}" if self.kind == "smooth" else self.kind
+
+
+def parse_label_policy(text: str | list[str]) -> LabelPolicy:
+    """`hard`, `smooth E` with 0 < E < 1, or `lsro` (as one string or as the CLI's words)."""
+    words = text.split() if isinstance(text, str) else list(text)
+    if words in (["hard"], ["lsro"]):
+        return LabelPolicy(words[0])
+    if len(words) == 2 and words[0] == "smooth":
+        try:
+            epsilon = float(words[1])
+        except ValueError:
+            epsilon = float("nan")
+        if 0 < epsilon < 1:
+            return LabelPolicy("smooth", epsilon)
+    raise InputError(f"--generated-labels {' '.join(words)}: expected 'hard', 'smooth E' with 0 < E < 1, or 'lsro'")
+
+
 def _increasing(epochs: tuple[int, ...]) -> tuple[int, ...]:
     if any(earlier >= later for earlier, later in zip(epochs, epochs[1:])):
         raise ValueError(f"must increase, got {list(epochs)}")
@@ -87,6 +114,13 @@ def _pose_policy(poses: str) -> str:
     except InputError:
         raise ValueError(f"must be 'pool' or 'canonical N' with N >= 1, or 'rare [N]', got '{poses}'") from None
     return poses
+
+
+def _label_policy(text: str) -> str:
+    try:
+        return str(parse_label_policy(text))  # one spelling per policy: `smooth 0.10` is recorded as `smooth 0.1`
+    except InputError:
+        raise ValueError(f"must be 'hard', 'smooth E' with 0 < E < 1, or 'lsro', got '{text}'") from None
 
 
 def _empty_means_defaults(section: Any) -> Any:
@@ -315,6 +349,9 @@ class ReidConfig:
     schedule: Literal["step", "cosine"] = "step"
     fixbase_epochs: NonNegative = 5  # first epochs train only the new classifier (pretrained models)
     label_smooth: Flag = True
+    # the identity targets of the images an augmented set added (its manifest's rows not `kept`): hard (the
+    # person's, as real images'), smooth E (label smoothing by E on those only) or lsro (uniform, Zheng et al. 2017)
+    generated_labels: Annotated[str, AfterValidator(_label_policy)] = "hard"
     random_flip: Flag = True
     workers: NonNegative = 4
     mixed_precision: Flag = True  # bf16 autocast on a GPU; ignored on the CPU

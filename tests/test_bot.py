@@ -1,13 +1,15 @@
 """BoT on torchreid's engine: its model, its losses on the features the paper names, P x K batches, its schedule."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 
-from augreid.config import ReidConfig, load_config
+from augreid.config import LabelPolicy, ReidConfig, load_config
 from augreid.core.compat import import_torchreid
 from augreid.reid.bot import BoTResNet50, warmup_multistep
 from augreid.reid.engine import BoTEngine, build_engine
+from augreid.reid.labels import soft_targets
 
 TINY_BOT = ReidConfig(model="resnet50_bot", pretrained=False, height=64, width=32, batch_size=8, test_batch_size=16,
                       instances=4, triplet_margin=0.3, center_weight=0.0005, warmup_epochs=2, milestones=(3, 5),
@@ -67,7 +69,7 @@ def test_triplet_and_id_losses_act_on_the_named_features_and_fall(bot_engine):
     images, pids = engine.parse_data_for_train(batch)
     engine.model.train()
     torch.manual_seed(0)
-    terms, logits = engine.losses(images, pids)
+    terms, logits = engine.losses(images, pids, batch)
     torch.manual_seed(0)
     again_logits, pooled = engine.model(images)
     assert torch.allclose(terms["triplet"], import_torchreid().reid.losses.TripletLoss(0.3)(pooled, pids))
@@ -76,8 +78,31 @@ def test_triplet_and_id_losses_act_on_the_named_features_and_fall(bot_engine):
     before = {name: term.item() for name, term in terms.items()}
     for _ in range(8):  # a few steps on this batch
         engine.forward_backward(batch)
-    after = {name: term.item() for name, term in engine.losses(images, pids)[0].items()}
+    after = {name: term.item() for name, term in engine.losses(images, pids, batch)[0].items()}
     assert after["id"] < before["id"] and after["triplet"] < before["triplet"], (before, after)
+
+
+def test_under_lsro_generated_images_are_outliers_of_the_metric_losses(bot_engine, monkeypatch):
+    engine, manager = bot_engine
+    batch = next(iter(manager.train_loader))
+    images, pids = engine.parse_data_for_train(batch)
+    names = [Path(path).name for path in batch["impath"]]
+    monkeypatch.setattr(engine, "label_policy", LabelPolicy("lsro"))
+    monkeypatch.setattr(engine, "generated", frozenset(names[1::2]))  # two of each identity's four
+    generated = torch.tensor([name in engine.generated for name in names])
+    assert 0 < generated.sum() < len(names)
+    engine.model.train()
+    torch.manual_seed(0)
+    terms, _ = engine.losses(images, pids, batch)
+    torch.manual_seed(0)
+    logits, pooled = engine.model(images)
+    real = ~generated
+    assert torch.allclose(terms["triplet"], import_torchreid().reid.losses.TripletLoss(0.3)(pooled[real], pids[real]))
+    assert torch.allclose(terms["center"],
+                          0.0005 * (pooled[real] - engine.center.centers[pids[real]]).pow(2).sum(1).mean())
+    targets = soft_targets(pids, generated, logits.shape[1], LabelPolicy("lsro"), 0.1)
+    assert torch.allclose(terms["id"], torch.nn.functional.cross_entropy(logits, targets))
+    assert torch.allclose(targets[generated], torch.full_like(targets[generated], 1 / logits.shape[1]))
 
 
 def test_the_rate_follows_the_warm_up_and_the_steps(small_synthetic):

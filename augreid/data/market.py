@@ -35,6 +35,8 @@ TEST_PAIRS = "market-pairs-test.csv"
 
 # An augmented set (`augreid.generate`) holds its run's inputs from the start and its summary once complete.
 GENERATED_RUN, GENERATED_SUMMARY = "run.json", "summary.json"
+# its training images, one row each: `name` and `source` (kept, or added: generated, copied)
+GENERATED_MANIFEST = "manifest.csv"
 
 # torchreid's `([-\d]+)_c(\d)` at the start of the name. Real Market-1501 has 18 test images named `....jpg.jpg`
 # (they are in the published keypoint and pair files).

@@ -22,8 +22,8 @@ from augreid.core.errors import InputError
 from augreid.core.output import check_output, output_lock
 from augreid.data.annotations import Annotations, read_annotations, write_annotations
 from augreid.data.images import check_images, load_image, save_image
-from augreid.data.market import (GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, annotation_file, check_complete,
-                                 scan_split)
+from augreid.data.market import (GENERATED_MANIFEST, GENERATED_RUN, GENERATED_SUMMARY, SPLIT_DIRS, annotation_file,
+                                 check_complete, scan_split)
 from augreid.protocol.conditions import MODES
 from augreid.protocol.factor import check_factor
 from augreid.protocol.plan import UNPOSED_POLICIES, condition_counts, plan_augmentation, plan_by_factor, pose_counts
@@ -234,7 +234,7 @@ def _build(out: Path, run: dict, train: pd.DataFrame, annotations: Annotations, 
                       Annotations(manifest["name"].tolist(), annotations.poses(manifest["target"])))
     factor = run.get("factor", 1)
     verify(out, train, manifest, annotations, generator != "none" and run["unposed"] != "skip", factor)
-    with atomic_file(out / "manifest.csv") as tmp:
+    with atomic_file(out / GENERATED_MANIFEST) as tmp:
         manifest.to_csv(tmp, index=False, lineterminator="\n")
     summary = {
         "inputs": run,

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 
 from augreid.core.compat import import_torchreid
 from augreid.core.errors import InputError
-from augreid.data.market import JUNK_PID, SPLIT_DIRS, is_identity, scan_market
+from augreid.data.market import GENERATED_MANIFEST, JUNK_PID, SPLIT_DIRS, is_identity, scan_market
 
 ImageDataset = import_torchreid().reid.data.ImageDataset
 
@@ -42,6 +43,21 @@ def market_lists(root: str | Path) -> dict[str, list[tuple[str, int, int]]]:
         "query": as_list(query, query["pid"].astype(int)),
         "gallery": as_list(gallery, gallery["pid"].astype(int)),
     }
+
+
+def added_images(root: str | Path) -> frozenset[str]:
+    """The names of the training images an augmented set added (generated, or copied by a control or the unposed
+    policy: its manifest's rows not `kept`); none in a folder that is no augmented set."""
+    manifest = Path(root) / GENERATED_MANIFEST
+    if not manifest.is_file():
+        return frozenset()
+    rows = pd.read_csv(manifest, usecols=["name", "source"], dtype=str, keep_default_na=False)
+    return frozenset(rows.loc[rows["source"] != "kept", "name"])
+
+
+def added_flags(paths: list[str], added: frozenset[str]) -> torch.Tensor:
+    """A batch's per-image flag (bool): whether the image at each path is one the set added."""
+    return torch.tensor([Path(path).name in added for path in paths], dtype=torch.bool)
 
 
 class MarketLayoutDataset(ImageDataset):
@@ -74,6 +90,7 @@ class PreloadedBatches:
     def __init__(self, items: list[tuple[str, int, int]], height: int, width: int, batch_size: int, flip: bool):
         pixels = np.stack([read_resized(path, height, width) for path, _, _ in items])
         self.images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()  # uint8, (N, 3, H, W)
+        self.paths = [path for path, _, _ in items]
         self.pids = torch.tensor([pid for _, pid, _ in items])
         self.camids = torch.tensor([camid for _, _, camid in items])
         self.batch_size, self.flip = batch_size, flip
@@ -91,4 +108,5 @@ class PreloadedBatches:
             if self.flip:
                 flipped = torch.rand(len(index)) < 0.5
                 images[flipped] = images[flipped].flip(-1)
-            yield {"img": (images - self.mean) / self.std, "pid": self.pids[index], "camid": self.camids[index]}
+            yield {"img": (images - self.mean) / self.std, "pid": self.pids[index], "camid": self.camids[index],
+                   "impath": [self.paths[i] for i in index.tolist()]}  # as torchreid's batches: tells added images

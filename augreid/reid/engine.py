@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from augreid.config import ReidConfig
+from augreid.config import LabelPolicy, ReidConfig, parse_label_policy
 from augreid.core.compat import TORCHREID_DATASET, import_torchreid, import_torchvision, register_dataset
 from augreid.core.device import mixed_precision, weights_cache_dir
 from augreid.core.errors import InputError
@@ -16,20 +16,36 @@ from augreid.metrics.reid import QueryResults, rank_queries, summarise
 from augreid.reid.bot import CENTER_LR, CenterLoss, register_bot, warmup_multistep
 from augreid.reid.bot import NAME as BOT
 from augreid.reid.bot import NEW_LAYERS as BOT_NEW_LAYERS
-from augreid.reid.data import IMAGENET_MEAN, IMAGENET_STD, MarketLayoutDataset
+from augreid.reid.data import IMAGENET_MEAN, IMAGENET_STD, MarketLayoutDataset, added_flags
 from augreid.reid.ide import IMAGENET_BACKBONE, NEW_LAYERS, describe, register_ide
 from augreid.reid.ide import NAME as IDE
+from augreid.reid.labels import soft_cross_entropy, soft_targets
 
 torchreid = import_torchreid()
 
 
 class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
-    """torchreid's softmax engine with bf16 autocast on a GPU (its own has no mixed precision)."""
+    """torchreid's softmax engine with bf16 autocast on a GPU (its own has no mixed precision), and the label
+    policy (`reid/labels.py`) for the training images named in `generated`."""
 
-    def __init__(self, *args, mixed_precision: bool = False, **kwargs):
+    def __init__(self, *args, mixed_precision: bool = False, label_policy: LabelPolicy = LabelPolicy(),
+                 generated: frozenset[str] = frozenset(), **kwargs):
         super().__init__(*args, **kwargs)
         self.mixed_precision = mixed_precision and self.use_gpu
         self.device = torch.device("cuda" if self.use_gpu else "cpu")
+        self.label_policy, self.generated = label_policy, generated
+
+    def generated_flags(self, data) -> torch.Tensor:
+        """Which of the batch's images are generated (bool, on the engine's device)."""
+        return added_flags(data["impath"], self.generated).to(self.device)
+
+    def identity_loss(self, logits: torch.Tensor, pids: torch.Tensor, data) -> torch.Tensor:
+        """The ID loss: torchreid's criterion under `hard` (today's, bit for bit), else the cross-entropy with
+        each image's soft targets."""
+        if self.label_policy.kind == "hard":
+            return self.compute_loss(self.criterion, logits, pids)
+        targets = soft_targets(pids, self.generated_flags(data), logits.shape[1], self.label_policy, self.criterion.eps)
+        return soft_cross_entropy(logits, targets)
 
     def training_batch(self, data) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch's images (channels_last) and pids, on the engine's device."""
@@ -42,7 +58,7 @@ class SoftmaxEngine(torchreid.reid.engine.ImageSoftmaxEngine):
         images, pids = self.training_batch(data)
         with mixed_precision(self.device, self.mixed_precision):
             outputs = self.model(images)
-        loss = self.compute_loss(self.criterion, outputs.float(), pids)
+        loss = self.identity_loss(outputs.float(), pids, data)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -60,12 +76,18 @@ class BoTEngine(SoftmaxEngine):
         self.center = CenterLoss(num_classes).to(self.device) if center_weight > 0 else None
         self.center_optimizer = torch.optim.SGD(self.center.parameters(), lr=CENTER_LR) if self.center else None
 
-    def losses(self, images: torch.Tensor, pids: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Each term of the loss (weighted) on a batch, and the identity logits."""
+    def losses(self, images: torch.Tensor, pids: torch.Tensor, data) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Each term of the loss (weighted) on a batch, and the identity logits. Under `lsro` generated images are
+        outliers of no identity: they take no part in the triplet and center losses."""
         with mixed_precision(self.device, self.mixed_precision):
             logits, pooled = self.model(images)
         logits, pooled = logits.float(), pooled.float()
-        terms = {"id": self.compute_loss(self.criterion, logits, pids)}
+        terms = {"id": self.identity_loss(logits, pids, data)}
+        if self.label_policy.kind == "lsro":
+            real = ~self.generated_flags(data)
+            pooled, pids = pooled[real], pids[real]
+        if len(pids) == 0:
+            return terms, logits
         if self.triplet is not None:
             terms["triplet"] = self.triplet(pooled, pids)
         if self.center is not None:
@@ -74,7 +96,7 @@ class BoTEngine(SoftmaxEngine):
 
     def forward_backward(self, data):
         images, pids = self.training_batch(data)
-        terms, logits = self.losses(images, pids)
+        terms, logits = self.losses(images, pids, data)
         loss = sum(terms.values())
         self.optimizer.zero_grad()
         if self.center is not None:
@@ -184,9 +206,10 @@ def evaluate_engine(engine: SoftmaxEngine, manager, max_rank: int = 50) -> tuple
     return summarise(results, min(max_rank, len(manager.test_loader[TORCHREID_DATASET]["gallery"].dataset)))
 
 
-def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
-                 weights: str | Path | None = None) -> tuple[SoftmaxEngine, object]:
-    """torchreid's data manager, model, optimiser, scheduler and softmax engine for a Market-layout folder."""
+def build_engine(data_root: Path, config: ReidConfig, device: torch.device, weights: str | Path | None = None,
+                 generated: frozenset[str] = frozenset()) -> tuple[SoftmaxEngine, object]:
+    """torchreid's data manager, model, optimiser, scheduler and softmax engine for a Market-layout folder;
+    `generated` names the training images the label policy treats as generated."""
     use_gpu = device.type == "cuda"
     register_dataset(MarketLayoutDataset)
     register_ide()
@@ -220,7 +243,8 @@ def build_engine(data_root: Path, config: ReidConfig, device: torch.device,
         scheduler = torchreid.reid.optim.build_lr_scheduler(optimiser, lr_scheduler="single_step",
                                                             stepsize=config.stepsize)
     options = dict(scheduler=scheduler, use_gpu=use_gpu, label_smooth=config.label_smooth,
-                   mixed_precision=config.mixed_precision)
+                   mixed_precision=config.mixed_precision, label_policy=parse_label_policy(config.generated_labels),
+                   generated=generated)
     if config.model == BOT:
         engine = BoTEngine(manager, model, optimiser, triplet_margin=config.triplet_margin,
                            center_weight=config.center_weight, num_classes=manager.num_train_pids, **options)

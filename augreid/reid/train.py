@@ -1,7 +1,8 @@
 """One re-ID baseline: train the config's model for its budget, rank query against gallery, write the results.
 
 `metrics.json` holds mAP (by the config's `map_rule`, and by both rules as `mAP_torchreid` and `mAP_devkit`),
-rank-1/5/10, counts, the budget and the optimizer steps actually taken, seed, times and images/s;
+rank-1/5/10, counts, the budget and the optimizer steps actually taken, seed, the label policy of generated images
+and how many of the training images were generated, times and images/s;
 `per_query.csv` one row per query (name, pid, camid, AP by `map_rule`, rank of the first true match) for paired
 comparisons between runs; `model.pt` the final weights.
 """
@@ -27,7 +28,7 @@ from augreid.data.images import check_images
 from augreid.data.market import check_complete
 from augreid.metrics.reid import AP_RULES, QueryResults, summarise
 from augreid.reid.budget import TrainingLength, training_length
-from augreid.reid.data import PreloadedBatches, market_lists
+from augreid.reid.data import PreloadedBatches, added_images, added_flags, market_lists
 from augreid.reid.engine import SoftmaxEngine, build_engine, check_model, initial_weights_file, rank_query_set
 
 RANKS = (1, 5, 10)
@@ -96,7 +97,8 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
     started = time.perf_counter()
     device_ = pick_device(device)
     import_torchreid().reid.utils.set_random_seed(seed)
-    engine, manager = build_engine(data_root, config, device_, weights)
+    generated = added_images(data_root)
+    engine, manager = build_engine(data_root, config, device_, weights, generated)
     fixbase = config.fixbase_epochs if config.pretrained else 0
     train_started = time.perf_counter()
     loader = (PreloadedBatches(lists["train"], config.height, config.width, config.batch_size, config.random_flip)
@@ -114,6 +116,8 @@ def _train_and_evaluate(data_root: Path, lists: dict, length: TrainingLength, co
         "query_images": len(lists["query"]), "gallery_images": len(lists["gallery"]), "valid_queries": valid,
         "budget": length.budget, "epochs": length.epochs, "steps": steps, "steps_per_epoch": length.steps_per_epoch,
         "budget_reference_images": length.reference_images, "seed": seed, "model": config.model,
+        "generated_labels": config.generated_labels,
+        "generated_train_images": int(added_flags([path for path, _, _ in lists["train"]], generated).sum()),
         "initial_weights": str(weights) if config.pretrained and weights else None,
         "device": str(device_), "threads": torch.get_num_threads(),
         # where it ran: on a work pool with one worker per GPU, the host and the GPU the worker was given

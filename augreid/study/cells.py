@@ -72,10 +72,12 @@ def finished_quality(out: str | Path) -> dict:
 
 
 def finished_run(cell: dict) -> dict:
-    """What the report needs of a cell's finished re-ID run: its per-query table, mAP, rank-1, steps, budget, rule."""
+    """What the report needs of a cell's finished re-ID run: its per-query table, mAP, rank-1, steps, budget, rule
+    and the label policy of its generated images."""
     metrics = finished_reid(cell["reid_out"])
-    # a run from before the rule was recorded used torchreid's
+    # a run from before the rule (the policy) was recorded used torchreid's (hard labels)
     return {"per_query": str(Path(cell["reid_out"]) / "per_query.csv"), "map_rule": metrics.get("map_rule", "torchreid"),
+            "generated_labels": metrics.get("generated_labels", "hard"),
             **{k: metrics[k] for k in ("mAP", "rank1", "steps", "budget")}, **finished_filter(cell)}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from augreid.config import parse_poses
+from augreid.config import parse_label_policy, parse_poses
 from augreid.core.atomic import atomic_write_text
 from augreid.evaluation.gallery import write_gallery
 from augreid.evaluation.quality import identity_summary, quality_table
@@ -31,10 +31,21 @@ PROTOCOLS = {  # axis -> (artifact and path key prefix, the table's description)
     "factor": ("factor_", "by generator and augmentation factor K"),
 }
 QUALITY_TITLE = "# Generation quality on test pairs\n\n"
+LABELS = {"smooth": "their identity smoothed by {epsilon:g}, on generated images only",
+          "lsro": "uniform over the training identities (LSRO, Zheng et al., ICCV 2017)"}
+
+
+def labels_note(results: list[dict]) -> str:
+    """The identity targets the generated images trained with (`reid.generated_labels`); nothing for `hard`, the
+    person's own identity as real images have (a run from before the policy was recorded had it)."""
+    texts = sorted({r.get("generated_labels", "hard") for r in results} - {"hard"})
+    policies = [parse_label_policy(text) for text in texts]
+    return "".join(f" Generated images' identity targets ({policy}): "
+                   f"{LABELS[policy.kind].format(epsilon=policy.epsilon)}." for policy in policies)
 
 
 def budget_note(results: list[dict]) -> str:
-    """The re-ID runs' budget and mAP rule, in the report's words."""
+    """The re-ID runs' budget, mAP rule and label policy of generated images, in the report's words."""
     budgets = sorted({r["budget"] for r in results})
     steps = sorted({r["steps"] for r in results})
     if budgets == ["steps"]:
@@ -43,7 +54,7 @@ def budget_note(results: list[dict]) -> str:
         budget = (f"Re-ID budget: {', '.join(budgets)} (the same epochs whatever the set's size: "
                   f"{steps[0]} to {steps[-1]} optimizer steps).")
     rules = sorted({r["map_rule"] for r in results})
-    return f"{budget} mAP: " + "; ".join(MAP_RULES[rule] for rule in rules) + "."
+    return f"{budget} mAP: " + "; ".join(MAP_RULES[rule] for rule in rules) + "." + labels_note(results)
 
 
 def protocol_note(results: list[dict], filling: dict) -> str:
