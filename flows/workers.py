@@ -15,14 +15,20 @@ from typing import Callable, Iterator, TypeVar
 
 import torch
 
+from augreid.core.threads import fit_threads
+
 Result = TypeVar("Result")
 POOL: ContextVar[Executor | None] = ContextVar("augreid_worker_pool", default=None)
 
 
 def in_worker(function: Callable[..., Result], *args, **kwargs) -> Result:
-    """`function(*args, **kwargs)` in a worker process when the flow runs children side by side, else here."""
+    """`function(*args, **kwargs)` in a worker process when the flow runs children side by side, else here; either
+    way at augreid's thread count (`core/threads.py`), also in a pool worker's flow run, which no CLI started."""
     pool = POOL.get()
-    return function(*args, **kwargs) if pool is None else pool.submit(function, *args, **kwargs).result()
+    if pool is not None:
+        return pool.submit(function, *args, **kwargs).result()
+    fit_threads()  # at two threads beside other work, a run gave other sums from one time to the next
+    return function(*args, **kwargs)
 
 
 @contextlib.contextmanager

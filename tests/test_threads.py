@@ -58,3 +58,20 @@ def test_every_step_fits_torchs_threads_before_its_work(tmp_path):
                              env={**env, threads.OVERRIDE: "many"}, timeout=120)
     assert refused.returncode == 2 and refused.stderr == "error: AUGREID_THREADS=many: must be a whole number of " \
                                                           "threads, at least 1\n"
+
+
+def test_a_flows_library_calls_run_at_augreids_thread_count(monkeypatch):
+    """A pool worker's flow run is started by Prefect, not by a step's CLI: its library calls fit the threads."""
+    import torch
+
+    from flows.workers import in_worker
+
+    original = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(threads.OVERRIDE, raising=False)
+        torch.set_num_threads(2)
+        assert in_worker(torch.get_num_threads) == 1
+        monkeypatch.setenv(threads.OVERRIDE, "3")
+        assert in_worker(torch.get_num_threads) == 3
+    finally:
+        torch.set_num_threads(original)
