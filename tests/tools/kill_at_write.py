@@ -17,6 +17,8 @@ import sys
 import threading
 import traceback
 
+from cli_server import exit_code  # this script's folder is first on sys.path until main() runs
+
 kill_at, calls = 0, 0
 lock = threading.Lock()  # generate writes its images on a thread
 
@@ -30,13 +32,6 @@ def killing(original):
                 os.kill(os.getpid(), signal.SIGKILL)
         return original(*args, **kwargs)
     return wrapped
-
-
-def exit_code(error: SystemExit) -> int:
-    if error.code is None or isinstance(error.code, int):
-        return error.code or 0
-    print(error.code, file=sys.stderr)
-    return 1
 
 
 def run_child(module: str, run: dict, calls_path: str) -> None:
